@@ -1,0 +1,36 @@
+// Package reject is the plugin that refuses connections.
+package reject
+
+import (
+	"context"
+
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// Kind is the action kind this plugin builds and executes.
+const Kind = "reject"
+
+// Plugin returns the reject plugin.
+func Plugin() rules.Plugin {
+	return rules.Plugin{
+		Name: "reject",
+		Doc:  "Refuses a connection in a connection rule. The client receives connect_error with the message (and data); no other action of the event runs.",
+		Functions: []rules.Function{{
+			Name: "reject", Usage: "reject(message[, data])", Doc: "refuses the connection with message and optional data.",
+			Triggers: rules.TriggerConnection,
+			Types:    []any{new(func(string) rules.Action), new(func(string, any) rules.Action)},
+			Build: func(args ...any) (any, error) {
+				msg, _ := args[0].(string)
+				a := rules.Action{Kind: Kind, Message: msg}
+				if len(args) > 1 {
+					a.Value = args[1]
+				}
+				return a, nil
+			},
+		}},
+		Kinds: []string{Kind},
+		Executor: rules.ExecutorFunc(func(_ context.Context, fx rules.Effects, a rules.Action) error {
+			return fx.Reject(a.Message, a.Value)
+		}),
+	}
+}

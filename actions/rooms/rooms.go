@@ -1,0 +1,48 @@
+// Package rooms is the plugin that moves sockets in and out of rooms.
+package rooms
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/eventrouter/eventrouter/actions/emit"
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// The action kinds this plugin builds and executes.
+const (
+	KindJoin  = "join"
+	KindLeave = "leave"
+)
+
+// Plugin returns the rooms plugin.
+func Plugin() rules.Plugin {
+	fn := func(name, usage, doc, kind string) rules.Function {
+		return rules.Function{
+			Name: name, Usage: usage, Doc: doc, Triggers: rules.TriggerEvent | rules.TriggerConnection,
+			Types: []any{new(func(string) rules.Action), new(func([]any) rules.Action), new(func([]string) rules.Action)},
+			Build: func(args ...any) (any, error) {
+				rooms, err := emit.Rooms(args[0])
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", name, err)
+				}
+				return rules.Action{Kind: kind, Rooms: rooms}, nil
+			},
+		}
+	}
+	return rules.Plugin{
+		Name: "rooms",
+		Doc:  "Joins and leaves rooms. Later rules of the same event see the change in socket.rooms.",
+		Functions: []rules.Function{
+			fn("join", "join(rooms)", "adds the socket to a room or a list of rooms.", KindJoin),
+			fn("leave", "leave(rooms)", "removes the socket from a room or a list of rooms.", KindLeave),
+		},
+		Kinds: []string{KindJoin, KindLeave},
+		Executor: rules.ExecutorFunc(func(_ context.Context, fx rules.Effects, a rules.Action) error {
+			if a.Kind == KindJoin {
+				return fx.Join(a.Rooms)
+			}
+			return fx.Leave(a.Rooms)
+		}),
+	}
+}

@@ -1,0 +1,36 @@
+// Package state is the plugin that keeps per-socket state.
+package state
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// Kind is the action kind this plugin builds and executes.
+const Kind = "set"
+
+// Plugin returns the state plugin.
+func Plugin() rules.Plugin {
+	return rules.Plugin{
+		Name: "state",
+		Doc:  "Per-socket state, readable as socket.state.KEY by this socket's later events and by later rules of the same event.",
+		Functions: []rules.Function{{
+			Name: "set", Usage: "set(key, value)", Doc: "stores value under key in the socket's state.",
+			Triggers: rules.TriggerEvent | rules.TriggerConnection,
+			Types:    []any{new(func(string, any) rules.Action)},
+			Build: func(args ...any) (any, error) {
+				key, _ := args[0].(string)
+				if key == "" {
+					return nil, fmt.Errorf("set: key is empty")
+				}
+				return rules.Action{Kind: Kind, Key: key, Value: args[1]}, nil
+			},
+		}},
+		Kinds: []string{Kind},
+		Executor: rules.ExecutorFunc(func(_ context.Context, fx rules.Effects, a rules.Action) error {
+			return fx.SetState(a.Key, a.Value)
+		}),
+	}
+}

@@ -1,0 +1,101 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/eventrouter/eventrouter/rules"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"go.uber.org/zap"
+)
+
+// errNotHere is returned by an effect that does not apply to the event.
+var errNotHere = errors.New("not available for this kind of event")
+
+// socketEffects executes actions caused by one socket's event.
+type socketEffects struct {
+	r   *Router
+	s   *socket.Socket
+	st  *connState
+	ack socket.Ack
+}
+
+var _ rules.Effects = (*socketEffects)(nil)
+
+func (fx *socketEffects) Emit(event string, args []any) error {
+	return fx.s.Emit(event, toWire(args)...)
+}
+
+func (fx *socketEffects) Broadcast(rooms []string, exceptSender bool, event string, args []any) error {
+	var op *socket.BroadcastOperator
+	switch {
+	case exceptSender && len(rooms) == 0:
+		op = fx.s.Broadcast()
+	case exceptSender:
+		op = fx.s.To(toRooms(rooms)...)
+	case len(rooms) == 0:
+		return fx.s.Nsp().Emit(event, toWire(args)...)
+	default:
+		op = fx.s.Nsp().To(toRooms(rooms)...)
+	}
+	return op.Emit(event, toWire(args)...)
+}
+
+func (fx *socketEffects) Ack(args []any) error {
+	if fx.ack == nil {
+		return nil // the client asked for no acknowledgement
+	}
+	fx.ack(toWire(args), nil)
+	return nil
+}
+
+func (fx *socketEffects) Join(rooms []string) error {
+	fx.s.Join(toRooms(rooms)...)
+	return nil
+}
+
+func (fx *socketEffects) Leave(rooms []string) error {
+	for _, room := range toRooms(rooms) {
+		fx.s.Leave(room)
+	}
+	return nil
+}
+
+func (fx *socketEffects) SetState(key string, value any) error {
+	fx.st.set(key, value)
+	return nil
+}
+
+func (fx *socketEffects) Respond(int, any, map[string]string) error {
+	return fmt.Errorf("respond: %w", errNotHere)
+}
+
+func (fx *socketEffects) Reject(string, any) error {
+	return fmt.Errorf("reject: %w", errNotHere)
+}
+
+func (fx *socketEffects) Log(rule, level, message string) {
+	fx.r.ruleLog(level, message, zap.String("rule", rule), zap.String("socket", string(fx.s.Id())))
+}
+
+// ruleLog writes a rule's log line at level.
+func (r *Router) ruleLog(level, message string, fields ...zap.Field) {
+	switch level {
+	case "debug":
+		r.log.Debug(message, fields...)
+	case "warn":
+		r.log.Warn(message, fields...)
+	case "error":
+		r.log.Error(message, fields...)
+	default:
+		r.log.Info(message, fields...)
+	}
+}
+
+func toRooms(rooms []string) []socket.Room {
+	out := make([]socket.Room, len(rooms))
+	for i, r := range rooms {
+		out[i] = socket.Room(r)
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/eventrouter/eventrouter/rules"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"go.uber.org/zap"
+)
+
+// execute carries out actions in order through their plugins' executors. A
+// failing action is logged with its rule and the event, and the others
+// still run.
+func (r *Router) execute(ctx context.Context, rt *Runtime, fx rules.Effects, actions []rules.Action, event string, s *socket.Socket) {
+	reg := rt.Rules.Registry()
+	for _, a := range actions {
+		ex, ok := reg.Executor(a.Kind)
+		if !ok {
+			r.log.Error("no executor for action", zap.String("kind", a.Kind), zap.String("rule", a.Rule), zap.String("event", event))
+			continue
+		}
+		if err := ex.Execute(ctx, fx, a); err != nil {
+			fields := []zap.Field{zap.String("rule", a.Rule), zap.String("event", event), zap.String("action", a.Kind), zap.Error(err)}
+			if s != nil {
+				fields = append(fields, zap.String("socket", string(s.Id())))
+			}
+			r.log.Warn("action failed", fields...)
+		}
+	}
+}
+
+// logRuleErrors logs the rules that failed while evaluating an event.
+func (r *Router) logRuleErrors(res rules.Result, s *socket.Socket) {
+	for _, e := range res.Errors {
+		fields := []zap.Field{zap.String("rule", e.Rule), zap.String("field", e.Field), zap.String("event", e.Event), zap.Error(e.Err)}
+		if s != nil {
+			fields = append(fields, zap.String("socket", string(s.Id())))
+		}
+		r.log.Warn("rule failed", fields...)
+	}
+}
+
+// recoverEvent keeps a panic while handling one event from taking the
+// daemon down; it is logged with the event and the socket.
+func (r *Router) recoverEvent(event string, s *socket.Socket) {
+	if v := recover(); v != nil {
+		fields := []zap.Field{zap.String("event", event), zap.String("panic", fmt.Sprint(v)), zap.ByteString("stack", debug.Stack())}
+		if s != nil {
+			fields = append(fields, zap.String("socket", string(s.Id())))
+		}
+		r.log.Error("event handler panicked", fields...)
+	}
+}

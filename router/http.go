@@ -1,0 +1,179 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/eventrouter/eventrouter/rules"
+	"go.uber.org/zap"
+)
+
+// routeHandler makes the handler for one route pattern of rt.
+func (r *Router) routeHandler(rt *Runtime, pattern string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				r.log.Error("route handler panicked", zap.String("route", pattern), zap.Any("panic", v))
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error"}, nil)
+			}
+		}()
+		body, status, err := readBody(w, req, int64(rt.Rules.Config.Server.MaxBody))
+		if err != nil {
+			r.log.Debug("bad request body", zap.String("route", pattern), zap.Error(err))
+			writeJSON(w, status, map[string]any{"error": err.Error()}, nil)
+			return
+		}
+		ev := &rules.Event{
+			Kind: rules.TriggerHTTP,
+			Name: pattern,
+			Request: rules.Request{
+				Method:  req.Method,
+				Path:    req.URL.Path,
+				Params:  pathParams(pattern, req),
+				Query:   firstValues(req.URL.Query(), false),
+				Headers: firstValues(req.Header, true),
+				Address: req.RemoteAddr,
+				Body:    body,
+			},
+		}
+		res := rt.Rules.Evaluate(ev)
+		r.logRuleErrors(res, nil)
+		fx := &httpEffects{r: r, w: w, route: pattern}
+		r.execute(req.Context(), rt, fx, res.Actions, pattern, nil)
+		if !fx.responded {
+			if len(res.Errors) > 0 {
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "rule failed"}, nil)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+}
+
+// readBody decodes a JSON body. It answers 413 past limit and 400 for
+// invalid JSON; an empty body is nil.
+func readBody(w http.ResponseWriter, req *http.Request, limit int64) (any, int, error) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than %d bytes", limit)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read body: %v", err)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, 0, nil
+	}
+	ct := req.Header.Get("Content-Type")
+	if ct != "" && !strings.Contains(ct, "json") {
+		// Not JSON: rules see the body as a string.
+		return string(raw), 0, nil
+	}
+	body, err := decodeJSON(raw)
+	if err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("invalid JSON body: %v", err)
+	}
+	return body, 0, nil
+}
+
+// pathParams extracts the {name} wildcards of pattern from req.
+func pathParams(pattern string, req *http.Request) map[string]string {
+	var out map[string]string
+	for _, seg := range strings.Split(pattern, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			name := strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "}")
+			name = strings.TrimSuffix(name, "...")
+			if name == "$" {
+				continue
+			}
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = req.PathValue(name)
+		}
+	}
+	return out
+}
+
+func firstValues(m map[string][]string, lower bool) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if len(v) == 0 {
+			continue
+		}
+		if lower {
+			k = strings.ToLower(k)
+		}
+		out[k] = v[0]
+	}
+	return out
+}
+
+// httpEffects executes actions caused by one HTTP request.
+type httpEffects struct {
+	r         *Router
+	w         http.ResponseWriter
+	route     string
+	responded bool
+}
+
+var _ rules.Effects = (*httpEffects)(nil)
+
+func (fx *httpEffects) Emit(string, []any) error { return fmt.Errorf("emit: %w", errNotHere) }
+
+func (fx *httpEffects) Broadcast(rooms []string, exceptSender bool, event string, args []any) error {
+	nsp := fx.r.io.Sockets()
+	if len(rooms) > 0 {
+		return nsp.To(toRooms(rooms)...).Emit(event, toWire(args)...)
+	}
+	return nsp.Emit(event, toWire(args)...)
+}
+
+func (fx *httpEffects) Ack([]any) error             { return fmt.Errorf("reply: %w", errNotHere) }
+func (fx *httpEffects) Join([]string) error         { return fmt.Errorf("join: %w", errNotHere) }
+func (fx *httpEffects) Leave([]string) error        { return fmt.Errorf("leave: %w", errNotHere) }
+func (fx *httpEffects) SetState(string, any) error  { return fmt.Errorf("set: %w", errNotHere) }
+func (fx *httpEffects) Reject(string, any) error    { return fmt.Errorf("reject: %w", errNotHere) }
+
+func (fx *httpEffects) Respond(status int, body any, headers map[string]string) error {
+	if fx.responded {
+		return errors.New("respond: the request was already answered")
+	}
+	fx.responded = true
+	return writeJSON(fx.w, status, body, headers)
+}
+
+func (fx *httpEffects) Log(rule, level, message string) {
+	fx.r.ruleLog(level, message, zap.String("rule", rule), zap.String("route", fx.route))
+}
+
+// writeJSON writes body as JSON, or verbatim when it is a string and the
+// headers set a Content-Type.
+func writeJSON(w http.ResponseWriter, status int, body any, headers map[string]string) error {
+	for k, v := range headers {
+		w.Header().Set(k, v)
+	}
+	if s, ok := body.(string); ok && headers["Content-Type"] != "" {
+		w.WriteHeader(status)
+		_, err := io.WriteString(w, s)
+		return err
+	}
+	out, err := encodeJSON(body)
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		return fmt.Errorf("encode body: %w", err)
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	}
+	w.WriteHeader(status)
+	_, err = w.Write(out)
+	return err
+}
+
+var _ = context.Background

@@ -1,0 +1,212 @@
+package router
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/eventrouter/eventrouter/rules"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"go.uber.org/zap"
+)
+
+// connState is what the router keeps per socket: the rules' state map and
+// the actions a connection rule left for after the connect completes.
+type connState struct {
+	mu      sync.Mutex
+	state   map[string]any // replaced, never mutated, so readers may share it
+	pending []rules.Action
+	rt      *Runtime // runtime that evaluated the connection
+}
+
+// snapshot returns the current state map; callers must not mutate it.
+func (c *connState) snapshot() map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// set stores one key, copying the map so snapshots stay valid.
+func (c *connState) set(key string, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := make(map[string]any, len(c.state)+1)
+	for k, old := range c.state {
+		next[k] = old
+	}
+	next[key] = v
+	c.state = next
+}
+
+func stateOf(s *socket.Socket) *connState {
+	if c, ok := s.Data().(*connState); ok {
+		return c
+	}
+	return &connState{}
+}
+
+// bindNamespace wires a namespace: connection rules run in its middleware
+// (so reject() becomes connect_error), then events and disconnects.
+func (r *Router) bindNamespace(name string) {
+	nsp := r.io.Of(name, nil)
+	nsp.Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
+		defer r.recoverEvent("connection", s)
+		st := &connState{}
+		s.SetData(st)
+		if r.closing.Load() {
+			next(socket.NewExtendedError("server shutting down", nil))
+			return
+		}
+		rt := r.rt.Load()
+		ev := r.socketEvent(s, rules.TriggerConnection, "connection", nil, false)
+		res := rt.Rules.Evaluate(ev)
+		r.logRuleErrors(res, s)
+		for _, a := range res.Actions {
+			if a.Kind == "reject" {
+				r.log.Debug("connection rejected", zap.String("rule", a.Rule), zap.String("socket", string(s.Id())), zap.String("message", a.Message))
+				next(socket.NewExtendedError(a.Message, a.Value))
+				return
+			}
+		}
+		st.pending, st.rt = res.Actions, rt
+		next(nil)
+	})
+	_ = nsp.On("connection", func(args ...any) {
+		s, ok := args[0].(*socket.Socket)
+		if !ok {
+			return
+		}
+		r.onConnection(s)
+	})
+}
+
+// onConnection executes the connection rules' actions and subscribes to
+// the socket's events.
+func (r *Router) onConnection(s *socket.Socket) {
+	defer r.recoverEvent("connection", s)
+	st := stateOf(s)
+	st.mu.Lock()
+	pending, rt := st.pending, st.rt
+	st.pending = nil
+	st.mu.Unlock()
+	if rt == nil {
+		rt = r.rt.Load()
+	}
+	fx := &socketEffects{r: r, s: s, st: st}
+	r.execute(context.Background(), rt, fx, pending, "connection", s)
+
+	// Events are handled synchronously in the socket's read path, so a
+	// client's events run in the order it sent them.
+	s.OnAny(func(args ...any) { r.onEvent(s, st, args) })
+	_ = s.On("disconnect", func(args ...any) {
+		reason := ""
+		if len(args) > 0 {
+			reason, _ = args[0].(string)
+		}
+		r.onDisconnect(s, st, reason)
+	})
+}
+
+// onEvent routes one client event.
+func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
+	name, _ := firstString(args)
+	defer r.recoverEvent(name, s)
+	if len(args) == 0 {
+		return
+	}
+	args = args[1:]
+	var ack socket.Ack
+	if n := len(args); n > 0 {
+		if a, ok := args[n-1].(socket.Ack); ok {
+			ack, args = a, args[:n-1]
+		}
+	}
+	rt := r.rt.Load()
+	ev := r.socketEvent(s, rules.TriggerEvent, name, fromWire(args), ack != nil)
+	res := rt.Rules.Evaluate(ev)
+	r.logRuleErrors(res, s)
+	if len(res.Matched) == 0 && len(res.Errors) == 0 {
+		r.log.Debug("no rule for event", zap.String("event", name), zap.String("namespace", s.Nsp().Name()), zap.String("socket", string(s.Id())))
+		return
+	}
+	fx := &socketEffects{r: r, s: s, st: st, ack: ack}
+	r.execute(context.Background(), rt, fx, res.Actions, name, s)
+}
+
+// onDisconnect runs the disconnect rules.
+func (r *Router) onDisconnect(s *socket.Socket, st *connState, reason string) {
+	defer r.recoverEvent("disconnect", s)
+	rt := r.rt.Load()
+	ev := r.socketEvent(s, rules.TriggerDisconnect, "disconnect", nil, false)
+	ev.Reason = reason
+	res := rt.Rules.Evaluate(ev)
+	r.logRuleErrors(res, s)
+	fx := &socketEffects{r: r, s: s, st: st}
+	r.execute(context.Background(), rt, fx, res.Actions, "disconnect", s)
+}
+
+// socketEvent describes a socket event for the rules.
+func (r *Router) socketEvent(s *socket.Socket, kind rules.TriggerKind, name string, args []any, hasAck bool) *rules.Event {
+	return &rules.Event{
+		Kind:      kind,
+		Name:      name,
+		Namespace: s.Nsp().Name(),
+		Args:      args,
+		HasAck:    hasAck,
+		Socket:    describeSocket(s),
+	}
+}
+
+// describeSocket converts the library's socket into what rules read.
+func describeSocket(s *socket.Socket) rules.Socket {
+	hs := s.Handshake()
+	out := rules.Socket{
+		ID:        string(s.Id()),
+		Namespace: s.Nsp().Name(),
+		State:     stateOf(s).snapshot(),
+	}
+	for _, room := range s.Rooms().Keys() {
+		out.Rooms = append(out.Rooms, string(room))
+	}
+	slices.Sort(out.Rooms)
+	if hs != nil {
+		out.Handshake = rules.Handshake{
+			Auth:    hs.Auth,
+			Query:   flatten(hs.Query, false),
+			Headers: flatten(hs.Headers, true),
+			Address: hs.Address,
+			Secure:  hs.Secure,
+		}
+	}
+	return out
+}
+
+// flatten keeps the first value of each multi-valued entry, with
+// lower-case keys as Node shows headers.
+func flatten(m map[string]any, lower bool) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		key := k
+		if lower {
+			key = strings.ToLower(k)
+		}
+		switch x := v.(type) {
+		case []string:
+			if len(x) > 0 {
+				out[key] = x[0]
+			}
+		case string:
+			out[key] = x
+		}
+	}
+	return out
+}
+
+func firstString(args []any) (string, bool) {
+	if len(args) == 0 {
+		return "", false
+	}
+	s, ok := args[0].(string)
+	return s, ok
+}

@@ -1,0 +1,320 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Rule is one compiled rule.
+type Rule struct {
+	Name      string      // unique name
+	Index     int         // position in the file, from 0
+	Kind      TriggerKind // what it reacts to
+	On        string      // the trigger as written
+	Namespace string      // namespace of socket rules; "" for HTTP rules
+	Spec      RuleSpec    // the rule as written
+
+	when *vm.Program
+	do   []*vm.Program
+}
+
+// Ruleset is a whole compiled config: immutable, safe for concurrent use,
+// and swapped as one piece on reload.
+type Ruleset struct {
+	// Config is the decoded config the rules came from.
+	Config *Config
+	// Rules are the compiled rules in file order.
+	Rules []*Rule
+	// Routes are the distinct HTTP route patterns, in file order.
+	Routes []string
+
+	registry *Registry
+	index    map[ruleKey][]*Rule
+}
+
+// ruleKey finds the rules for one trigger in one namespace.
+type ruleKey struct {
+	kind TriggerKind
+	ns   string
+	name string
+}
+
+// Registry returns the registry the rules were compiled against.
+func (rs *Ruleset) Registry() *Registry { return rs.registry }
+
+// Load reads the config file at path and compiles it against reg. Every
+// problem, from YAML syntax to a type error in an expression, is returned
+// in one *LoadError.
+func Load(path string, reg *Registry, opts LoadOptions) (*Ruleset, error) {
+	cfg, ps, err := loadFile(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return compile(cfg, reg, ps)
+}
+
+// Compile compiles an already decoded config against reg.
+func Compile(cfg *Config, reg *Registry) (*Ruleset, error) {
+	return compile(cfg, reg, &problems{})
+}
+
+var (
+	routePattern  = regexp.MustCompile(`^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (/\S*)$`)
+	reservedEvent = map[string]string{
+		"connect":        "use on: connection",
+		"connect_error":  "it is reserved by Socket.IO",
+		"disconnecting":  "it is reserved by Socket.IO",
+		"newListener":    "it is reserved by Socket.IO",
+		"removeListener": "it is reserved by Socket.IO",
+	}
+)
+
+func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
+	rs := &Ruleset{Config: cfg, registry: reg, index: map[ruleKey][]*Rule{}}
+	opts := exprOptions(reg)
+	names := map[string]int{}
+	namespaces := map[string]bool{}
+	for _, ns := range cfg.Namespaces {
+		namespaces[ns] = true
+	}
+	mux := http.NewServeMux()
+	seenRoute := map[string]bool{}
+
+	for i, spec := range cfg.Rules {
+		key := fmt.Sprintf("rules[%d]", i)
+		if ps.reported(key) {
+			continue // not a mapping; checking its fields would only add noise
+		}
+		name := spec.Name
+		if name == "" {
+			ps.add(key, "", "rules[%d]: a rule needs a name", i)
+			name = fmt.Sprintf("#%d", i)
+		} else if prev, dup := names[name]; dup {
+			ps.add(key+".name", name, "duplicate rule name, first used by rules[%d]", prev)
+		} else {
+			names[name] = i
+		}
+		r := &Rule{Name: name, Index: i, On: spec.On, Spec: spec}
+
+		switch on := strings.TrimSpace(spec.On); {
+		case on == "":
+			ps.add(key, name, "on: a trigger is required (an event name, connection, disconnect, * or METHOD /path)")
+		case on == "connection":
+			r.Kind = TriggerConnection
+		case on == "disconnect":
+			r.Kind = TriggerDisconnect
+		case routePattern.MatchString(on):
+			r.Kind = TriggerHTTP
+			if spec.Namespace != "" {
+				ps.add(key+".namespace", name, "namespace: HTTP rules have no namespace")
+			}
+			path := routePattern.FindStringSubmatch(on)[2]
+			if sio := cfg.SocketIO.Path; path == sio || strings.HasPrefix(path, strings.TrimSuffix(sio, "/")+"/") {
+				ps.add(key+".on", name, "on: route %s is inside socketio.path %s", on, sio)
+			} else if !seenRoute[on] {
+				if err := registerPattern(mux, on); err != nil {
+					ps.add(key+".on", name, "on: %v", err)
+				} else {
+					seenRoute[on] = true
+					rs.Routes = append(rs.Routes, on)
+				}
+			}
+		case looksLikeRoute(on):
+			ps.add(key+".on", name, "on: %q is not a route; write METHOD /path with an upper-case method", on)
+		default:
+			if why, reserved := reservedEvent[on]; reserved {
+				ps.add(key+".on", name, "on: cannot route event %q: %s", on, why)
+			}
+			r.Kind = TriggerEvent
+		}
+		r.On = strings.TrimSpace(spec.On)
+		if r.Kind != TriggerHTTP && r.Kind != 0 {
+			r.Namespace = spec.Namespace
+			if r.Namespace == "" {
+				r.Namespace = "/"
+			}
+			if !namespaces[r.Namespace] {
+				ps.add(key+".namespace", name, "namespace: %q is not declared in namespaces %v", r.Namespace, cfg.Namespaces)
+			}
+		}
+
+		if strings.TrimSpace(spec.When) != "" {
+			prog, err := expr.Compile(spec.When, append(opts, expr.AsBool())...)
+			if err != nil {
+				addExprError(ps, key+".when", name, "when", err)
+			} else {
+				r.when = prog
+				checkCalls(ps, reg, prog, r.Kind, key+".when", name, "when")
+			}
+		}
+		if len(spec.Do) == 0 {
+			ps.add(key, name, "do: a rule needs at least one action")
+		}
+		for j, src := range spec.Do {
+			field := fmt.Sprintf("do[%d]", j)
+			fkey := key + "." + field
+			if ps.reported(fkey) {
+				continue // it did not decode; compiling it would only add noise
+			}
+			prog, err := expr.Compile(src, opts...)
+			if err != nil {
+				addExprError(ps, fkey, name, field, err)
+				continue
+			}
+			if t := prog.Node().Type(); !actionLike(t) {
+				ps.add(fkey, name, "%s: yields %s, want an action such as emit(...) or log(...)", field, t)
+				continue
+			}
+			checkCalls(ps, reg, prog, r.Kind, fkey, name, field)
+			r.do = append(r.do, prog)
+		}
+		rs.Rules = append(rs.Rules, r)
+		if r.Kind != 0 {
+			k := ruleKey{kind: r.Kind, ns: r.Namespace, name: r.On}
+			if r.Kind == TriggerConnection || r.Kind == TriggerDisconnect {
+				k.name = ""
+			}
+			rs.index[k] = append(rs.index[k], r)
+		}
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// exprOptions builds the compile options: the typed Env and every
+// registered function.
+func exprOptions(reg *Registry) []expr.Option {
+	opts := []expr.Option{expr.Env(Env{})}
+	for _, name := range reg.functionNames() {
+		f := reg.funcs[name]
+		opts = append(opts, expr.Function(f.Name, f.Build, f.Types...))
+	}
+	return opts
+}
+
+var (
+	actionType      = reflect.TypeOf(Action{})
+	actionSliceType = reflect.TypeOf([]Action{})
+)
+
+// actionLike reports whether an expression of type t may yield actions.
+func actionLike(t reflect.Type) bool {
+	if t == nil {
+		return true
+	}
+	return t == actionType || t == actionSliceType || t.Kind() == reflect.Interface
+}
+
+// registeredAt matches the Go source location ServeMux puts in its errors.
+var registeredAt = regexp.MustCompile(` \(registered at [^)]*\)`)
+
+// registerPattern validates an HTTP route pattern by registering it in mux,
+// which refuses invalid and conflicting patterns.
+func registerPattern(mux *http.ServeMux, pattern string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// ServeMux names its own source lines and explains a conflict
+			// over several lines; keep one line a config author can use.
+			msg := registeredAt.ReplaceAllString(fmt.Sprint(r), "")
+			if first, rest, ok := strings.Cut(msg, "\n"); ok {
+				reason, _, _ := strings.Cut(rest, "\n")
+				msg = first + " " + reason
+			}
+			err = fmt.Errorf("route %s: %s", pattern, msg)
+		}
+	}()
+	mux.Handle(pattern, http.NotFoundHandler())
+	return nil
+}
+
+// addExprError records a compile error at its position inside the value.
+func addExprError(ps *problems, key, rule, field string, err error) {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		line, col := ps.pos.exprPosition(key, fe.Line, fe.Column)
+		ps.addAt(key, rule, line, col, fmt.Sprintf("%s: %s (at %d:%d of the expression)", field, fe.Message, fe.Line, fe.Column+1))
+		return
+	}
+	ps.add(key, rule, "%s: %v", field, err)
+}
+
+// checkCalls refuses calls to functions that do not apply to the rule's
+// trigger, such as respond() in a socket rule.
+func checkCalls(ps *problems, reg *Registry, prog *vm.Program, kind TriggerKind, key, rule, field string) {
+	if kind == 0 {
+		return
+	}
+	src := prog.Source().String()
+	v := &callVisitor{}
+	node := prog.Node()
+	ast.Walk(&node, v)
+	for _, c := range v.calls {
+		f, ok := reg.funcs[c.name]
+		if !ok || f.Triggers == 0 || f.Triggers&kind != 0 {
+			continue
+		}
+		line, col := offsetToLineCol(src, c.from)
+		fl, fc := ps.pos.exprPosition(key, line, col)
+		ps.addAt(key, rule, fl, fc, fmt.Sprintf("%s: %s is only valid in %s rules, not in a %s rule", field, f.Usage, f.Triggers, kind))
+	}
+}
+
+type call struct {
+	name string
+	from int
+}
+
+type callVisitor struct{ calls []call }
+
+func (v *callVisitor) Visit(n *ast.Node) {
+	c, ok := (*n).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	if id, ok := c.Callee.(*ast.IdentifierNode); ok {
+		v.calls = append(v.calls, call{name: id.Value, from: c.Location().From})
+	}
+}
+
+// offsetToLineCol turns a rune offset into a 1-based line and 0-based column.
+func offsetToLineCol(src string, offset int) (line, col int) {
+	line = 1
+	i := 0
+	for _, r := range src {
+		if i == offset {
+			break
+		}
+		if r == '\n' {
+			line++
+			col = 0
+		} else {
+			col++
+		}
+		i++
+	}
+	return line, col
+}
+
+// looksLikeRoute spots a misspelt route such as "post /x" or "POST x".
+func looksLikeRoute(on string) bool {
+	method, rest, ok := strings.Cut(on, " ")
+	if !ok {
+		return false
+	}
+	switch strings.ToUpper(method) {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return true
+	}
+	return strings.HasPrefix(strings.TrimSpace(rest), "/")
+}

@@ -1,0 +1,86 @@
+package rules
+
+import "time"
+
+// Config is the whole decoded config file. Every field maps to one key of
+// config.yaml; the `koanf` tag is the key's name and the `doc` tag is the
+// one-line description used by the config reference and by error messages.
+type Config struct {
+	Server     ServerConfig   `koanf:"server" doc:"the public HTTP and Socket.IO listener"`
+	Admin      AdminConfig    `koanf:"admin" doc:"the loopback admin listener: metrics and health"`
+	SocketIO   SocketIOConfig `koanf:"socketio" doc:"Socket.IO and Engine.IO settings"`
+	Namespaces []string       `koanf:"namespaces" doc:"the Socket.IO namespaces clients may join"`
+	Log        LogConfig      `koanf:"log" doc:"logging"`
+	Vars       map[string]any `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
+	Rules      []RuleSpec     `koanf:"rules" doc:"the event rules, evaluated in file order"`
+}
+
+// ServerConfig configures the public listener.
+type ServerConfig struct {
+	Listen          string        `koanf:"listen" doc:"address to listen on, host:port"`
+	CORS            CORSConfig    `koanf:"cors" doc:"cross-origin settings for HTTP routes and the Socket.IO path"`
+	MaxBody         ByteSize      `koanf:"max_body" doc:"largest HTTP request body accepted by routes (413 above)"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" doc:"how long a graceful stop may take"`
+}
+
+// CORSConfig is the cross-origin policy.
+type CORSConfig struct {
+	Origins     []string `koanf:"origins" doc:"allowed origins; \"*\" allows any"`
+	Methods     []string `koanf:"methods" doc:"allowed methods"`
+	Headers     []string `koanf:"headers" doc:"allowed request headers"`
+	Credentials bool     `koanf:"credentials" doc:"allow credentials (cookies, auth headers)"`
+}
+
+// AdminConfig configures the admin listener.
+type AdminConfig struct {
+	Listen string `koanf:"listen" doc:"admin address; empty disables it"`
+}
+
+// SocketIOConfig configures the Socket.IO server.
+type SocketIOConfig struct {
+	Path           string        `koanf:"path" doc:"URL path of the Socket.IO endpoint"`
+	PingInterval   time.Duration `koanf:"ping_interval" doc:"heartbeat interval"`
+	PingTimeout    time.Duration `koanf:"ping_timeout" doc:"heartbeat timeout"`
+	ConnectTimeout time.Duration `koanf:"connect_timeout" doc:"time a client has to join a namespace"`
+	MaxPayload     ByteSize      `koanf:"max_payload" doc:"largest Engine.IO message accepted; larger ones drop that client"`
+	Transports     []string      `koanf:"transports" doc:"allowed transports: polling, websocket"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `koanf:"level" doc:"debug, info, warn or error"`
+	Format string `koanf:"format" doc:"console or json"`
+}
+
+// RuleSpec is one rule as written in the config file.
+type RuleSpec struct {
+	Name        string   `koanf:"name" doc:"unique rule name"`
+	Description string   `koanf:"description" doc:"free text"`
+	On          string   `koanf:"on" doc:"trigger: an event name, connection, disconnect, * or METHOD /path"`
+	Namespace   string   `koanf:"namespace" doc:"namespace of a socket rule (default /)"`
+	When        string   `koanf:"when" doc:"optional boolean expression"`
+	Do          []string `koanf:"do" doc:"expressions, each yielding actions"`
+}
+
+// Defaults returns the configuration used for every key the file leaves out.
+func Defaults() Config {
+	return Config{
+		Server: ServerConfig{
+			Listen:          ":3000",
+			CORS:            CORSConfig{Origins: []string{"*"}, Methods: []string{"GET", "POST"}},
+			MaxBody:         1 << 20,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
+		SocketIO: SocketIOConfig{
+			Path:           "/socket.io",
+			PingInterval:   25 * time.Second,
+			PingTimeout:    20 * time.Second,
+			ConnectTimeout: 45 * time.Second,
+			MaxPayload:     1_000_000,
+			Transports:     []string{"polling", "websocket"},
+		},
+		Namespaces: []string{"/"},
+		Log:        LogConfig{Level: "info", Format: "console"},
+	}
+}

@@ -1,0 +1,71 @@
+package rules
+
+// Event is one incoming thing for rules to react to: a socket event, a
+// connection, a disconnection or an HTTP request.
+type Event struct {
+	// Kind says which of the four it is.
+	Kind TriggerKind
+	// Name is the Socket.IO event name for TriggerEvent, "connection" or
+	// "disconnect" for lifecycle events, and the route pattern
+	// ("POST /post") for TriggerHTTP.
+	Name string
+	// Namespace is the socket's namespace; empty means "/".
+	Namespace string
+	// Args are the event's arguments, without the ack callback.
+	Args []any
+	// HasAck is true when the client asked for an acknowledgement.
+	HasAck bool
+	// Socket describes the sending socket, for socket kinds.
+	Socket Socket
+	// Request describes the HTTP request, for TriggerHTTP.
+	Request Request
+	// Reason is why a socket disconnected, for TriggerDisconnect.
+	Reason string
+	// Vars overrides the config's vars for this evaluation when not nil;
+	// rule tests use it.
+	Vars map[string]any
+}
+
+// Socket is what rules can read about a socket, as `socket`.
+type Socket struct {
+	ID        string         `expr:"id" json:"id,omitempty" yaml:"id,omitempty"`
+	Namespace string         `expr:"namespace" json:"namespace,omitempty" yaml:"namespace,omitempty"`
+	Rooms     []string       `expr:"rooms" json:"rooms,omitempty" yaml:"rooms,omitempty"`
+	Handshake Handshake      `expr:"handshake" json:"handshake" yaml:"handshake"`
+	State     map[string]any `expr:"state" json:"state,omitempty" yaml:"state,omitempty"`
+}
+
+// Handshake is what the client sent when it connected, as socket.handshake.
+type Handshake struct {
+	Auth    map[string]any    `expr:"auth" json:"auth,omitempty" yaml:"auth,omitempty"`
+	Query   map[string]string `expr:"query" json:"query,omitempty" yaml:"query,omitempty"`
+	Headers map[string]string `expr:"headers" json:"headers,omitempty" yaml:"headers,omitempty"` // lower-case names
+	Address string            `expr:"address" json:"address,omitempty" yaml:"address,omitempty"`
+	Secure  bool              `expr:"secure" json:"secure,omitempty" yaml:"secure,omitempty"`
+}
+
+// Request is what rules can read about an HTTP request, as `request`.
+// Its decoded JSON body is `body`.
+type Request struct {
+	Method  string            `expr:"method" json:"method,omitempty" yaml:"method,omitempty"`
+	Path    string            `expr:"path" json:"path,omitempty" yaml:"path,omitempty"`
+	Params  map[string]string `expr:"params" json:"params,omitempty" yaml:"params,omitempty"` // path wildcards, /users/{id}
+	Query   map[string]string `expr:"query" json:"query,omitempty" yaml:"query,omitempty"`
+	Headers map[string]string `expr:"headers" json:"headers,omitempty" yaml:"headers,omitempty"` // lower-case names
+	Address string            `expr:"address" json:"address,omitempty" yaml:"address,omitempty"`
+	Body    any               `expr:"-" json:"body,omitempty" yaml:"body,omitempty"`
+}
+
+// Env is the typed environment every expression compiles against.
+type Env struct {
+	Event     string         `expr:"event"`     // event name, or route pattern
+	Namespace string         `expr:"namespace"` // namespace of the socket
+	Data      any            `expr:"data"`      // first argument, or nil
+	Args      []any          `expr:"args"`      // every argument
+	Ack       bool           `expr:"ack"`       // the client waits for an ack
+	Socket    Socket         `expr:"socket"`    // the socket, for socket rules
+	Body      any            `expr:"body"`      // decoded JSON body, for HTTP rules
+	Request   Request        `expr:"request"`   // the request, for HTTP rules
+	Reason    string         `expr:"reason"`    // disconnect reason
+	Vars      map[string]any `expr:"vars"`      // the config's vars
+}

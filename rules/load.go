@@ -1,0 +1,539 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// EnvPrefix starts every environment variable that overrides a config key:
+// EVENTROUTER_SERVER_LISTEN overrides server.listen,
+// EVENTROUTER_SERVER_CORS_ORIGINS="a,b" overrides server.cors.origins.
+const EnvPrefix = "EVENTROUTER_"
+
+// ByteSize is a size in bytes. In YAML it is a number of bytes or a string
+// with a unit: "1MiB", "512KB", "1e6".
+type ByteSize int64
+
+// LoadOptions tunes how a config is read.
+type LoadOptions struct {
+	// Environ supplies environment variables (KEY=value); nil means os.Environ.
+	Environ func() []string
+}
+
+// LoadFile reads, strictly validates and decodes the config file at path,
+// then applies EVENTROUTER_* environment overrides. Every problem found is
+// returned together in a *LoadError. LoadFile does not compile expressions;
+// Load does.
+func LoadFile(path string, opts LoadOptions) (*Config, error) {
+	cfg, ps, err := loadFile(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// loadFile decodes what it can and records every problem in the returned
+// problems, so compilation can add its own before they are reported. A
+// non-nil error means nothing could be decoded at all.
+func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	ps := &problems{file: path, pos: indexPositions(src)}
+
+	k := koanf.New(".")
+	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+		ps.addAt("", "", yamlErrorLine(err), 0, fmt.Sprintf("invalid YAML: %v (an expression that holds \": \" or starts with { or [ must be quoted)", unwrapAll(err)))
+		return nil, nil, ps.err()
+	}
+	checkKeys(ps, "", k.Raw(), reflect.TypeOf(Config{}))
+
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ
+	}
+	envKeys := envKeyTable(reflect.TypeOf(Config{}))
+	if err := k.Load(env.Provider(".", env.Opt{
+		Prefix:      EnvPrefix,
+		EnvironFunc: environ,
+		TransformFunc: func(name, value string) (string, any) {
+			short := strings.TrimPrefix(name, EnvPrefix)
+			leaf, ok := envKeys[short]
+			if !ok {
+				ps.addAt(name, "", 0, 0, fmt.Sprintf("unknown environment variable %s%s", name, didYouMean(short, keysOf(envKeys), EnvPrefix)))
+				return "", nil
+			}
+			v, err := parseEnvValue(value, leaf.typ)
+			if err != nil {
+				ps.addAt(leaf.key, "", 0, 0, fmt.Sprintf("environment variable %s: %v", name, err))
+				return "", nil
+			}
+			return leaf.key, v
+		},
+	}), nil); err != nil {
+		return nil, nil, fmt.Errorf("read environment: %w", err)
+	}
+
+	cfg := Config{}
+	failed := map[string]bool{}
+	decodeInto(ps, failed, "", k.Raw(), reflect.ValueOf(&cfg).Elem())
+	applyDefaults(k, &cfg)
+	validateSettings(ps, failed, &cfg)
+	return &cfg, ps, nil
+}
+
+// decodeInto decodes raw into the struct v field by field, so that every
+// wrongly typed key is reported, not only the first.
+func decodeInto(ps *problems, failed map[string]bool, prefix string, raw any, v reflect.Value) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		if raw != nil {
+			ps.add(prefix, "", "%s: want a mapping, got %s", prefix, valueWord(raw))
+			failed[prefix] = true
+		}
+		return
+	}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := joinKey(prefix, f.Tag.Get("koanf"))
+		val, present := m[f.Tag.Get("koanf")]
+		if !present {
+			continue
+		}
+		switch {
+		case f.Type.Kind() == reflect.Struct:
+			decodeInto(ps, failed, key, val, v.Field(i))
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			list, ok := val.([]any)
+			if !ok {
+				if val != nil {
+					ps.add(key, "", "%s: want a list, got %s", key, valueWord(val))
+					failed[key] = true
+				}
+				continue
+			}
+			out := reflect.MakeSlice(f.Type, len(list), len(list))
+			for j, item := range list {
+				decodeInto(ps, failed, fmt.Sprintf("%s[%d]", key, j), item, out.Index(j))
+			}
+			v.Field(i).Set(out)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String && isList(val):
+			decodeStrings(ps, failed, key, val.([]any), v.Field(i))
+		default:
+			if err := decodeValue(val, v.Field(i).Addr().Interface()); err != nil {
+				ps.add(key, "", "%s: %s", key, err)
+				failed[key] = true
+			}
+		}
+	}
+}
+
+func isList(v any) bool { _, ok := v.([]any); return ok }
+
+// decodeStrings decodes a list of strings item by item, so that each bad
+// item is reported where it stands. A bad item is left empty in place, so
+// later items keep their index.
+func decodeStrings(ps *problems, failed map[string]bool, key string, list []any, v reflect.Value) {
+	out := reflect.MakeSlice(v.Type(), len(list), len(list))
+	for j, item := range list {
+		ikey := fmt.Sprintf("%s[%d]", key, j)
+		if err := decodeValue(item, out.Index(j).Addr().Interface()); err != nil {
+			hint := ""
+			if _, isMap := item.(map[string]any); isMap {
+				hint = ` (an expression that holds ": " must be quoted, or YAML reads it as a mapping)`
+			}
+			ps.add(ikey, "", "%s: %s%s", ikey, err, hint)
+			failed[ikey] = true
+		}
+	}
+	v.Set(out)
+}
+
+// decodeValue decodes one leaf value strictly: no weak typing.
+func decodeValue(in, out any) error {
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		TagName:    "koanf",
+		Result:     out,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(durationHook, byteSizeHook),
+	})
+	if err != nil {
+		return err
+	}
+	if err := dec.Decode(in); err != nil {
+		return errors.New(describeDecodeError(err))
+	}
+	return nil
+}
+
+// checkKeys reports every key in raw that the type t does not declare,
+// naming the closest declared key.
+func checkKeys(ps *problems, prefix string, raw any, t reflect.Type) {
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return // the decoder reports the type mismatch
+		}
+		fields := structKeys(t)
+		names := make([]string, 0, len(fields))
+		for name := range fields {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for key, v := range m {
+			path := joinKey(prefix, key)
+			f, ok := fields[key]
+			if !ok {
+				ps.add(path, "", "unknown key %s%s", path, didYouMean(key, names))
+				continue
+			}
+			checkKeys(ps, path, v, f.Type)
+		}
+	case reflect.Slice:
+		list, ok := raw.([]any)
+		if !ok {
+			return
+		}
+		for i, item := range list {
+			checkKeys(ps, prefix+"["+strconv.Itoa(i)+"]", item, t.Elem())
+		}
+	}
+}
+
+// structKeys maps each koanf tag of t to its field.
+func structKeys(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag := f.Tag.Get("koanf"); tag != "" && tag != "-" {
+			out[tag] = f
+		}
+	}
+	return out
+}
+
+// envLeaf is a config key that an environment variable may override.
+type envLeaf struct {
+	key string
+	typ reflect.Type
+}
+
+// envKeyTable maps variable names without the prefix (SERVER_MAX_BODY) to
+// config keys (server.max_body). Only scalar and list-of-scalar leaves are
+// overridable; rules and vars are not.
+func envKeyTable(t reflect.Type) map[string]envLeaf {
+	out := map[string]envLeaf{}
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("koanf")
+			key := joinKey(prefix, tag)
+			switch {
+			case f.Type.Kind() == reflect.Struct:
+				walk(key, f.Type)
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() != reflect.String:
+			case f.Type.Kind() == reflect.Map:
+			default:
+				name := strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+				out[name] = envLeaf{key: key, typ: f.Type}
+			}
+		}
+	}
+	walk("", t)
+	return out
+}
+
+// parseEnvValue converts an environment string into the type of its key.
+func parseEnvValue(s string, t reflect.Type) (any, error) {
+	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		return s, nil // durationHook parses it
+	case t == reflect.TypeOf(ByteSize(0)):
+		return s, nil
+	case t.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, fmt.Errorf("want true or false, got %q", s)
+		}
+		return b, nil
+	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("want an integer, got %q", s)
+		}
+		return n, nil
+	case t.Kind() == reflect.Slice:
+		var out []any
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+		return out, nil
+	default:
+		return s, nil
+	}
+}
+
+// durationHook decodes "25s"-style strings into time.Duration and refuses
+// bare numbers, whose unit would be a guess.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	s, ok := data.(string)
+	if !ok {
+		return nil, fmt.Errorf("want a duration with a unit such as \"10s\" or \"500ms\", got %v", data)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return nil, fmt.Errorf("want a duration such as \"10s\" or \"500ms\", got %q", s)
+	}
+	if d < 0 {
+		return nil, fmt.Errorf("duration %q is negative", s)
+	}
+	return d, nil
+}
+
+// byteSizeHook decodes sizes written as numbers or as "1MiB"-style strings.
+func byteSizeHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(ByteSize(0)) {
+		return data, nil
+	}
+	switch v := data.(type) {
+	case int:
+		return ByteSize(v), nil
+	case int64:
+		return ByteSize(v), nil
+	case uint64:
+		return ByteSize(v), nil
+	case float64:
+		if v < 0 || v != float64(int64(v)) {
+			return nil, fmt.Errorf("want a whole number of bytes, got %v", v)
+		}
+		return ByteSize(v), nil
+	case string:
+		n, err := humanize.ParseBytes(v)
+		if err != nil {
+			return nil, fmt.Errorf("want a size such as 1048576, \"1MiB\" or \"512KB\", got %q", v)
+		}
+		return ByteSize(n), nil
+	default:
+		return nil, fmt.Errorf("want a size such as 1048576 or \"1MiB\", got %v", data)
+	}
+}
+
+// describeDecodeError phrases a decode failure for a person.
+func describeDecodeError(err error) string {
+	var ute *mapstructure.UnconvertibleTypeError
+	if errors.As(err, &ute) {
+		return fmt.Sprintf("want %s, got %s", typeWord(ute.Expected.Type()), valueWord(ute.Value))
+	}
+	var de *mapstructure.DecodeError
+	if errors.As(err, &de) {
+		return describeDecodeError(de.Unwrap())
+	}
+	return unwrapAll(err).Error()
+}
+
+// typeWord names a Go type the way a YAML author thinks of it.
+func typeWord(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "a number"
+	case reflect.Slice:
+		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(typeWord(t.Elem()), "a "), "an ") + "s"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	}
+	return t.String()
+}
+
+// valueWord describes a decoded YAML value.
+func valueWord(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return fmt.Sprintf("the string %q", x)
+	case bool:
+		return fmt.Sprintf("%v", x)
+	case int, int64, float64, uint64:
+		return fmt.Sprintf("the number %v", x)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// unwrapAll returns the innermost error of a chain.
+func unwrapAll(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+// yamlErrorLine extracts "line N" from a YAML parser error, or 0.
+func yamlErrorLine(err error) int {
+	s := err.Error()
+	i := strings.Index(s, "line ")
+	if i < 0 {
+		return 0
+	}
+	j := i + len("line ")
+	k := j
+	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	n, _ := strconv.Atoi(s[j:k])
+	return n
+}
+
+// applyDefaults fills every scalar or list key that neither the file nor
+// the environment set with its value from Defaults.
+func applyDefaults(k *koanf.Koanf, cfg *Config) {
+	def := reflect.ValueOf(Defaults())
+	var walk func(prefix string, dst, src reflect.Value)
+	walk = func(prefix string, dst, src reflect.Value) {
+		t := dst.Type()
+		for i := 0; i < t.NumField(); i++ {
+			key := joinKey(prefix, t.Field(i).Tag.Get("koanf"))
+			if t.Field(i).Type.Kind() == reflect.Struct {
+				walk(key, dst.Field(i), src.Field(i))
+				continue
+			}
+			if !k.Exists(key) {
+				dst.Field(i).Set(src.Field(i))
+			}
+		}
+	}
+	walk("", reflect.ValueOf(cfg).Elem(), def)
+}
+
+// validateSettings checks values that decode but make no sense.
+func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
+	// Keys that failed to decode were reported already.
+	ps := skipFailed{all, failed}
+	if cfg.Server.Listen == "" {
+		ps.add("server.listen", "", "server.listen: must not be empty")
+	}
+	if cfg.Server.MaxBody <= 0 {
+		ps.add("server.max_body", "", "server.max_body: must be positive")
+	}
+	if cfg.SocketIO.MaxPayload <= 0 {
+		ps.add("socketio.max_payload", "", "socketio.max_payload: must be positive")
+	}
+	if !strings.HasPrefix(cfg.SocketIO.Path, "/") {
+		ps.add("socketio.path", "", "socketio.path: must start with /, got %q", cfg.SocketIO.Path)
+	}
+	for i, tr := range cfg.SocketIO.Transports {
+		if tr != "polling" && tr != "websocket" {
+			ps.add(fmt.Sprintf("socketio.transports[%d]", i), "", "socketio.transports: unknown transport %q%s", tr, didYouMean(tr, []string{"polling", "websocket"}))
+		}
+	}
+	if len(cfg.SocketIO.Transports) == 0 {
+		ps.add("socketio.transports", "", "socketio.transports: at least one transport is needed")
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"socketio.ping_interval", cfg.SocketIO.PingInterval}, {"socketio.ping_timeout", cfg.SocketIO.PingTimeout}, {"socketio.connect_timeout", cfg.SocketIO.ConnectTimeout}, {"server.shutdown_timeout", cfg.Server.ShutdownTimeout}} {
+		if d.v <= 0 {
+			ps.add(d.key, "", "%s: must be a positive duration", d.key)
+		}
+	}
+	seen := map[string]bool{}
+	for i, ns := range cfg.Namespaces {
+		key := fmt.Sprintf("namespaces[%d]", i)
+		if !strings.HasPrefix(ns, "/") {
+			ps.add(key, "", "namespaces: %q must start with /", ns)
+		}
+		if seen[ns] {
+			ps.add(key, "", "namespaces: %q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+	switch cfg.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		ps.add("log.level", "", "log.level: want debug, info, warn or error, got %q%s", cfg.Log.Level, didYouMean(cfg.Log.Level, []string{"debug", "info", "warn", "error"}))
+	}
+	switch cfg.Log.Format {
+	case "console", "json":
+	default:
+		ps.add("log.format", "", "log.format: want console or json, got %q", cfg.Log.Format)
+	}
+	for i, m := range cfg.Server.CORS.Methods {
+		if m != strings.ToUpper(m) || m == "" {
+			ps.add(fmt.Sprintf("server.cors.methods[%d]", i), "", "server.cors.methods: %q must be an upper-case HTTP method", m)
+		}
+	}
+}
+
+// didYouMean returns ", did you mean X?" for the closest candidate, or "".
+func didYouMean(s string, candidates []string, prefix ...string) string {
+	if c := closest(s, candidates); c != "" {
+		return ", did you mean " + strings.Join(prefix, "") + c + "?"
+	}
+	return ""
+}
+
+func joinKey(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// skipFailed adds problems except for keys that already failed to decode.
+type skipFailed struct {
+	ps     *problems
+	failed map[string]bool
+}
+
+func (s skipFailed) add(key, rule, format string, args ...any) {
+	for k := range s.failed {
+		if key == k || strings.HasPrefix(key, k+"[") || strings.HasPrefix(key, k+".") {
+			return
+		}
+	}
+	s.ps.add(key, rule, format, args...)
+}

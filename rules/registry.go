@@ -1,0 +1,180 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// TriggerKind is the kind of event a rule reacts to.
+type TriggerKind uint8
+
+// The trigger kinds. A Function may restrict itself to some of them.
+const (
+	TriggerEvent      TriggerKind = 1 << iota // a Socket.IO event sent by a client
+	TriggerConnection                         // a socket joins a namespace
+	TriggerDisconnect                         // a socket leaves
+	TriggerHTTP                               // an HTTP request to a route
+
+	// AnyTrigger allows a function in every kind of rule.
+	AnyTrigger = TriggerEvent | TriggerConnection | TriggerDisconnect | TriggerHTTP
+	// SocketTriggers are the kinds that have a socket.
+	SocketTriggers = TriggerEvent | TriggerConnection | TriggerDisconnect
+)
+
+// String names the kinds in k, e.g. "event or connection".
+func (k TriggerKind) String() string {
+	var names []string
+	for _, n := range []struct {
+		k    TriggerKind
+		name string
+	}{{TriggerEvent, "socket event"}, {TriggerConnection, "connection"}, {TriggerDisconnect, "disconnect"}, {TriggerHTTP, "HTTP route"}} {
+		if k&n.k != 0 {
+			names = append(names, n.name)
+		}
+	}
+	return strings.Join(names, " or ")
+}
+
+// Function is one expr function a plugin contributes. Most build an Action;
+// a helper may return any value.
+type Function struct {
+	// Name is how expressions call it. It must be a valid identifier.
+	Name string
+	// Usage is the call form shown in docs and errors, e.g.
+	// "emit(event, args...)".
+	Usage string
+	// Doc says what it does, in one sentence.
+	Doc string
+	// Types are expr signatures, e.g. new(func(string, ...any) Action),
+	// used to type-check calls at load.
+	Types []any
+	// Build runs when an expression calls the function.
+	Build func(args ...any) (any, error)
+	// Triggers restricts the rules that may call it; zero means any.
+	Triggers TriggerKind
+}
+
+// Plugin contributes expr functions and executes the actions they build.
+// Built-in actions are plugins registered exactly as a third party would.
+type Plugin struct {
+	// Name identifies the plugin; it must be unique in a Registry.
+	Name string
+	// Doc describes the plugin for the generated reference.
+	Doc string
+	// Functions are the expr functions it contributes.
+	Functions []Function
+	// Kinds are the Action kinds Executor handles. Usually the names of the
+	// functions that build actions.
+	Kinds []string
+	// Executor carries out actions of Kinds. Nil for helper-only plugins.
+	Executor Executor
+}
+
+// Registry holds the plugins a rule set may use. Each rule set compiles
+// against one Registry, so tests can build their own.
+type Registry struct {
+	plugins map[string]*Plugin
+	funcs   map[string]*Function
+	kinds   map[string]*Plugin
+}
+
+// NewRegistry returns a registry with only the core helper functions
+// (spread) registered.
+func NewRegistry() *Registry {
+	r := &Registry{plugins: map[string]*Plugin{}, funcs: map[string]*Function{}, kinds: map[string]*Plugin{}}
+	r.MustRegister(corePlugin())
+	return r
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Register adds p. It refuses an empty or duplicate plugin name, a function
+// or kind another plugin already registered, and a function without types.
+func (r *Registry) Register(p Plugin) error {
+	if p.Name == "" {
+		return fmt.Errorf("register plugin: empty name")
+	}
+	if _, dup := r.plugins[p.Name]; dup {
+		return fmt.Errorf("register plugin %q: already registered", p.Name)
+	}
+	for i := range p.Functions {
+		f := &p.Functions[i]
+		if !identifier.MatchString(f.Name) {
+			return fmt.Errorf("register plugin %q: function %q is not a valid identifier", p.Name, f.Name)
+		}
+		if _, dup := r.funcs[f.Name]; dup {
+			return fmt.Errorf("register plugin %q: function %s is already registered", p.Name, f.Name)
+		}
+		if len(f.Types) == 0 || f.Build == nil {
+			return fmt.Errorf("register plugin %q: function %s needs Types and Build", p.Name, f.Name)
+		}
+	}
+	for _, k := range p.Kinds {
+		if other, dup := r.kinds[k]; dup {
+			return fmt.Errorf("register plugin %q: action kind %q is already handled by plugin %q", p.Name, k, other.Name)
+		}
+	}
+	if len(p.Kinds) > 0 && p.Executor == nil {
+		return fmt.Errorf("register plugin %q: has action kinds but no Executor", p.Name)
+	}
+	pp := &p
+	r.plugins[p.Name] = pp
+	for i := range pp.Functions {
+		r.funcs[pp.Functions[i].Name] = &pp.Functions[i]
+	}
+	for _, k := range pp.Kinds {
+		r.kinds[k] = pp
+	}
+	return nil
+}
+
+// MustRegister is Register that panics; for wiring built-ins.
+func (r *Registry) MustRegister(p Plugin) {
+	if err := r.Register(p); err != nil {
+		panic(err)
+	}
+}
+
+// Plugins lists registered plugins sorted by name.
+func (r *Registry) Plugins() []Plugin {
+	out := make([]Plugin, 0, len(r.plugins))
+	for _, p := range r.plugins {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Executor returns the executor for an action kind.
+func (r *Registry) Executor(kind string) (Executor, bool) {
+	p, ok := r.kinds[kind]
+	if !ok {
+		return nil, false
+	}
+	return p.Executor, true
+}
+
+// functionNames lists every registered function, sorted.
+func (r *Registry) functionNames() []string {
+	return keysOf(r.funcs)
+}
+
+// corePlugin holds helpers every rule set has.
+func corePlugin() Plugin {
+	return Plugin{
+		Name: "core",
+		Doc:  "Helpers available in every expression.",
+		Functions: []Function{{
+			Name:  "spread",
+			Usage: "spread(list)",
+			Doc:   "passes the items of list as separate arguments to an action: emit(\"echo\", spread(args)).",
+			Types: []any{new(func([]any) Spread)},
+			Build: func(args ...any) (any, error) {
+				list, _ := args[0].([]any)
+				return Spread(list), nil
+			},
+		}},
+	}
+}
