@@ -2,6 +2,7 @@ package rules
 
 import (
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -11,6 +12,7 @@ import (
 type positions struct {
 	at    map[string][2]int
 	style map[string]yaml.Style
+	lines []string // the file's lines, to find the indentation of block scalars
 }
 
 // valueSuffix marks the entry that holds where a key's value starts.
@@ -21,7 +23,7 @@ const valueSuffix = "="
 // koanf reports the syntax error itself.
 func indexPositions(src []byte) positions {
 	var doc yaml.Node
-	pos := positions{at: map[string][2]int{}, style: map[string]yaml.Style{}}
+	pos := positions{at: map[string][2]int{}, style: map[string]yaml.Style{}, lines: strings.Split(string(src), "\n")}
 	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 {
 		return pos
 	}
@@ -92,7 +94,7 @@ func (p positions) exprPosition(key string, line, col int) (int, int) {
 	switch p.style[key] {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		// Block scalars start on the line after the indicator, indented.
-		return lc[0] + line, lc[1] + 2 + col
+		return lc[0] + line, p.blockIndent(lc[0]) + 1 + col
 	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
 		if line <= 1 {
 			return lc[0], lc[1] + 1 + col
@@ -103,4 +105,15 @@ func (p positions) exprPosition(key string, line, col int) (int, int) {
 		}
 	}
 	return lc[0] + line - 1, col + 1
+}
+
+// blockIndent returns the indentation of the block scalar whose indicator
+// (| or >) stands on the 1-based line: that of its first non-blank line.
+func (p positions) blockIndent(line int) int {
+	for _, l := range p.lines[min(line, len(p.lines)):] {
+		if strings.TrimSpace(l) != "" {
+			return len(l) - len(strings.TrimLeft(l, " "))
+		}
+	}
+	return 0
 }

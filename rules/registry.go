@@ -2,7 +2,9 @@ package rules
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -99,17 +101,32 @@ func (r *Registry) Register(p Plugin) error {
 	if _, dup := r.plugins[p.Name]; dup {
 		return fmt.Errorf("register plugin %q: already registered", p.Name)
 	}
+	own := map[string]bool{}
 	for i := range p.Functions {
 		f := &p.Functions[i]
 		if !identifier.MatchString(f.Name) {
 			return fmt.Errorf("register plugin %q: function %q is not a valid identifier", p.Name, f.Name)
 		}
-		if _, dup := r.funcs[f.Name]; dup {
+		if what, taken := reservedName(f.Name); taken {
+			return fmt.Errorf("register plugin %q: function %s would hide %s", p.Name, f.Name, what)
+		}
+		if _, dup := r.funcs[f.Name]; dup || own[f.Name] {
 			return fmt.Errorf("register plugin %q: function %s is already registered", p.Name, f.Name)
 		}
 		if len(f.Types) == 0 || f.Build == nil {
 			return fmt.Errorf("register plugin %q: function %s needs Types and Build", p.Name, f.Name)
 		}
+		for _, typ := range f.Types {
+			// expr panics at compile time on anything but a function type.
+			t := reflect.TypeOf(typ)
+			if t != nil && t.Kind() == reflect.Pointer {
+				t = t.Elem()
+			}
+			if t == nil || t.Kind() != reflect.Func {
+				return fmt.Errorf("register plugin %q: function %s: type %T is not a function type such as new(func(string) rules.Action)", p.Name, f.Name, typ)
+			}
+		}
+		own[f.Name] = true
 	}
 	for _, k := range p.Kinds {
 		if other, dup := r.kinds[k]; dup {
@@ -119,6 +136,10 @@ func (r *Registry) Register(p Plugin) error {
 	if len(p.Kinds) > 0 && p.Executor == nil {
 		return fmt.Errorf("register plugin %q: has action kinds but no Executor", p.Name)
 	}
+	// Own the lists, so the caller changing its Plugin later cannot change
+	// what the registry holds.
+	p.Functions = slices.Clone(p.Functions)
+	p.Kinds = slices.Clone(p.Kinds)
 	pp := &p
 	r.plugins[p.Name] = pp
 	for i := range pp.Functions {
@@ -128,6 +149,23 @@ func (r *Registry) Register(p Plugin) error {
 		r.kinds[k] = pp
 	}
 	return nil
+}
+
+// reservedName says what an expression already means by name, if anything:
+// an expr keyword or a variable of Env. (expr's built-in functions may be
+// replaced, as join is by the rooms plugin.)
+func reservedName(name string) (string, bool) {
+	switch name {
+	case "true", "false", "nil", "in", "not", "and", "or", "matches", "contains", "startsWith", "endsWith", "let", "if", "else":
+		return "the expr keyword " + name, true
+	}
+	t := reflect.TypeOf(Env{})
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("expr") == name {
+			return "the variable " + name, true
+		}
+	}
+	return "", false
 }
 
 // MustRegister is Register that panics; for wiring built-ins.

@@ -23,7 +23,9 @@ func Plugin() rules.Plugin {
 			{
 				Name: "log", Usage: "log(values...)", Doc: "logs the values at info level.",
 				Types: []any{new(func(...any) rules.Action)},
-				Build: func(args ...any) (any, error) { return rules.Action{Kind: Kind, Level: "info", Message: Format(args)}, nil },
+				Build: func(args ...any) (any, error) {
+					return rules.Action{Kind: Kind, Level: "info", Message: Format(args)}, nil
+				},
 			},
 			{
 				Name: "log_at", Usage: "log_at(level, values...)", Doc: "logs the values at level debug, info, warn or error.",

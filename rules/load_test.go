@@ -1,0 +1,416 @@
+package rules_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eventrouter/eventrouter/actions/builtin"
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// noEnv keeps the test process's own EVENTROUTER_* variables out of a load.
+var noEnv = rules.LoadOptions{Environ: func() []string { return nil }}
+
+// TestLoadGood loads every testdata/*.good.yaml: each must load and compile.
+func TestLoadGood(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.good.yaml")
+	}
+	for _, f := range append(files, "../config.yaml") {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if _, err := rules.Load(f, builtin.Registry(), noEnv); err != nil {
+				t.Errorf("Load(%s):\n%v", f, err)
+			}
+		})
+	}
+}
+
+// badConfigs pairs every testdata/*.bad.yaml with the problems it must
+// produce, in file order: one substring per problem. A want that starts
+// with ":line:col:" or with the file name pins the position too.
+var badConfigs = []struct {
+	file string
+	want []string
+}{
+	{"unknown-key.bad.yaml", []string{
+		"testdata/unknown-key.bad.yaml:5:5: unknown key server.cors.methiods, did you mean methods?",
+	}},
+	{"unknown-rule-key.bad.yaml", []string{
+		"testdata/unknown-rule-key.bad.yaml:8:5: unknown key rules[1].wen, did you mean when?",
+	}},
+	{"wrong-type.bad.yaml", []string{
+		":2:3: server.listen: want a string, got the number 3000",
+	}},
+	{"duration-number.bad.yaml", []string{
+		":2:3: socketio.ping_interval: want a duration with a unit such as \"10s\" or \"500ms\", got 5",
+	}},
+	{"duration-unit.bad.yaml", []string{
+		":2:3: socketio.ping_timeout: want a duration such as \"10s\" or \"500ms\", got \"5 parsecs\"",
+	}},
+	{"size.bad.yaml", []string{
+		":2:3: server.max_body: want a size such as 1048576, \"1MiB\" or \"512KB\", got \"lots\"",
+	}},
+	{"duplicate-name.bad.yaml", []string{
+		":6:5: rule \"hello\": duplicate rule name, first used by rules[0]",
+	}},
+	{"missing-on-do.bad.yaml", []string{
+		":2:5: rule \"no-trigger\": on: a trigger is required",
+		":5:5: rule \"no-actions\": do: a rule needs at least one action",
+	}},
+	{"transport.bad.yaml", []string{
+		":2:25: socketio.transports: unknown transport \"websockets\", did you mean websocket?",
+	}},
+	{"namespace.bad.yaml", []string{
+		":4:5: rule \"chat\": namespace: \"/chat\" is not declared in namespaces [/]",
+	}},
+	{"reserved-event.bad.yaml", []string{
+		":3:5: rule \"on-connect\": on: cannot route event \"connect\": use on: connection",
+	}},
+	{"route-in-socketio-path.bad.yaml", []string{
+		":3:5: rule \"shadow\": on: route GET /socket.io/x is inside socketio.path /socket.io",
+	}},
+	{"route-lowercase.bad.yaml", []string{
+		":3:5: rule \"lower\": on: \"post /x\" is not a route; write METHOD /path with an upper-case method",
+	}},
+	{"route-conflict.bad.yaml", []string{
+		":7:5: rule \"by-name\": on: route GET /{kind}/latest: pattern \"GET /{kind}/latest\" conflicts with pattern \"GET /items/{id}\": " +
+			"GET /{kind}/latest and GET /items/{id} both match some paths, like \"/items/latest\".",
+	}},
+	{"expr-syntax.bad.yaml", []string{
+		// The expression starts at column 9; the dangling "." is its 19th character.
+		"testdata/expr-syntax.bad.yaml:5:27: rule \"broken\": do[0]: unexpected end of expression (at 1:19 of the expression)",
+	}},
+	{"unknown-name.bad.yaml", []string{
+		"testdata/unknown-name.bad.yaml:4:11: rule \"typo\": when: unknown name dat (at 1:1 of the expression)",
+	}},
+	{"respond-in-socket.bad.yaml", []string{
+		":5:9: rule \"wrong-place\": do[0]: respond(status, body[, headers]) is only valid in HTTP route rules, not in a socket event rule",
+	}},
+	{"reject-outside-connection.bad.yaml", []string{
+		":5:9: rule \"wrong-place\": do[0]: reject(message[, data]) is only valid in connection rules, not in a socket event rule",
+	}},
+	{"not-an-action.bad.yaml", []string{
+		":5:9: rule \"sum\": do[0]: yields int, want an action such as emit(...) or log(...)",
+	}},
+	{"invalid-yaml.bad.yaml", []string{
+		":5:9: rules[0].do[0]: want a string, got a mapping (an expression that holds \": \" must be quoted",
+	}},
+	{"yaml-syntax.bad.yaml", []string{
+		"testdata/yaml-syntax.bad.yaml:3: invalid YAML: yaml: line 3: found character that cannot start any token (an expression that holds \": \" or starts with { or [ must be quoted)",
+	}},
+	{"rule-not-mapping.bad.yaml", []string{
+		":6:5: rules[1]: want a mapping, got the string \"emit(\\\"b\\\")\"",
+	}},
+	{"many-problems.bad.yaml", []string{
+		":2:3: server.listen: want a string, got the number 3000",
+		":4:5: unknown key server.cors.methiods, did you mean methods?",
+		":6:3: socketio.ping_interval: want a duration with a unit",
+		":11:9: rule \"a\": do[0]: respond(status, body[, headers]) is only valid in HTTP route rules",
+		":12:5: rule \"a\": duplicate rule name, first used by rules[0]",
+		":13:5: rule \"a\": on: cannot route event \"connect\": use on: connection",
+		":15:9: rule \"a\": do[0]: yields int, want an action",
+	}},
+}
+
+// TestLoadBad loads every testdata/*.bad.yaml and checks that it fails with
+// exactly the problems listed in badConfigs: each one, and no other.
+func TestLoadBad(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, tc := range badConfigs {
+		listed[tc.file] = true
+	}
+	for _, f := range files {
+		if !listed[filepath.Base(f)] {
+			t.Errorf("%s has no entry in badConfigs", f)
+		}
+	}
+
+	for _, tc := range badConfigs {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			rs, err := rules.Load(path, builtin.Registry(), noEnv)
+			if err == nil {
+				t.Fatalf("Load(%s) = %v, nil; want an error", path, rs)
+			}
+			if rs != nil {
+				t.Errorf("Load(%s) returned a ruleset along with the error", path)
+			}
+			var le *rules.LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("Load(%s) error is %T, want *rules.LoadError: %v", path, err, err)
+			}
+			// Problems come sorted by position: one per want, in order,
+			// so nothing is missing and nothing is noise.
+			if len(le.Problems) != len(tc.want) {
+				t.Errorf("Load(%s) reported %d problems, want %d:\n%v", path, len(le.Problems), len(tc.want), err)
+			}
+			for i, want := range tc.want {
+				if i >= len(le.Problems) || !strings.Contains(le.Problems[i].String(), want) {
+					t.Errorf("Load(%s) problem %d lacks %q; got:\n%v", path, i, want, err)
+				}
+			}
+			for _, p := range le.Problems {
+				if p.File != path {
+					t.Errorf("problem %q names file %q, want %q", p, p.File, path)
+				}
+				if strings.Contains(p.Message, "\n") {
+					t.Errorf("problem message spans lines: %q", p.Message)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadErrorPositions pins the structured fields of a Problem, not only
+// its text.
+func TestLoadErrorPositions(t *testing.T) {
+	tests := []struct {
+		file string
+		want rules.Problem
+	}{
+		{"unknown-key.bad.yaml", rules.Problem{Line: 5, Column: 5, Key: "server.cors.methiods", Message: "unknown key server.cors.methiods, did you mean methods?"}},
+		{"unknown-name.bad.yaml", rules.Problem{Line: 4, Column: 11, Key: "rules[0].when", Rule: "typo", Message: "when: unknown name dat (at 1:1 of the expression)"}},
+		{"expr-syntax.bad.yaml", rules.Problem{Line: 5, Column: 27, Key: "rules[0].do[0]", Rule: "broken", Message: "do[0]: unexpected end of expression (at 1:19 of the expression)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			_, err := rules.Load(path, builtin.Registry(), noEnv)
+			var le *rules.LoadError
+			if !errors.As(err, &le) || len(le.Problems) != 1 {
+				t.Fatalf("Load(%s) = %v, want one problem", path, err)
+			}
+			tc.want.File = path
+			if got := le.Problems[0]; got != tc.want {
+				t.Errorf("Load(%s) problem\n got %+v\nwant %+v", path, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoadFileDoesNotCompile shows that LoadFile checks the schema only:
+// expression errors are Load's business.
+func TestLoadFileDoesNotCompile(t *testing.T) {
+	if _, err := rules.LoadFile("testdata/unknown-name.bad.yaml", noEnv); err != nil {
+		t.Errorf("LoadFile reported an expression error: %v", err)
+	}
+	if _, err := rules.LoadFile("testdata/unknown-key.bad.yaml", noEnv); err == nil {
+		t.Error("LoadFile accepted an unknown key")
+	}
+	if _, err := rules.LoadFile("testdata/does-not-exist.yaml", noEnv); err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Errorf("LoadFile of a missing file = %v, want a read config error", err)
+	}
+}
+
+// TestDefaults checks that a file holding only rules gets Defaults() for
+// every other key.
+func TestDefaults(t *testing.T) {
+	cfg, err := rules.LoadFile("testdata/minimal.good.yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Rules) != 1 || cfg.Rules[0].Name != "hello" {
+		t.Fatalf("rules = %+v, want the one rule hello", cfg.Rules)
+	}
+	got := *cfg
+	got.Rules = nil
+	if want := rules.Defaults(); !reflect.DeepEqual(got, want) {
+		t.Errorf("config without rules\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestLoadFull checks that every key of full.good.yaml reaches Config.
+func TestLoadFull(t *testing.T) {
+	cfg, err := rules.LoadFile("testdata/full.good.yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rules.Config{
+		Server: rules.ServerConfig{
+			Listen: "127.0.0.1:8080",
+			CORS: rules.CORSConfig{
+				Origins:     []string{"https://a.example", "https://b.example"},
+				Methods:     []string{"GET", "POST", "PUT"},
+				Headers:     []string{"Content-Type", "Authorization"},
+				Credentials: true,
+			},
+			MaxBody:         2 << 20,
+			ShutdownTimeout: 30 * time.Second,
+		},
+		Admin: rules.AdminConfig{Listen: "127.0.0.1:9191"},
+		SocketIO: rules.SocketIOConfig{
+			Path:           "/rt",
+			PingInterval:   10 * time.Second,
+			PingTimeout:    5 * time.Second,
+			ConnectTimeout: 15 * time.Second,
+			MaxPayload:     512_000,
+			Transports:     []string{"websocket"},
+		},
+		Namespaces: []string{"/", "/chat"},
+		Log:        rules.LogConfig{Level: "debug", Format: "json"},
+		Vars:       map[string]any{"greeting": "hello", "limit": 10},
+		Rules: []rules.RuleSpec{{
+			Name:        "greet",
+			Description: "says hello on connection",
+			On:          "connection",
+			Namespace:   "/chat",
+			When:        "socket.handshake.auth.token != nil",
+			Do:          []string{`emit("greeting", vars.greeting)`},
+		}},
+	}
+	if !reflect.DeepEqual(*cfg, want) {
+		t.Errorf("full.good.yaml\n got %#v\nwant %#v", *cfg, want)
+	}
+}
+
+// TestRoutes checks the compiled route list of routes.good.yaml.
+func TestRoutes(t *testing.T) {
+	rs, err := rules.Load("testdata/routes.good.yaml", builtin.Registry(), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"GET /users/{id}", "PUT /users/{id}", "GET /files/{path...}", "POST /publish/{room}"}
+	if !reflect.DeepEqual(rs.Routes, want) {
+		t.Errorf("Routes = %q, want %q", rs.Routes, want)
+	}
+	for _, r := range rs.Rules {
+		if r.Kind != rules.TriggerHTTP || r.Namespace != "" {
+			t.Errorf("rule %q: kind %v namespace %q, want an HTTP rule without namespace", r.Name, r.Kind, r.Namespace)
+		}
+	}
+}
+
+// TestEnvOverrides checks EVENTROUTER_* variables, read through
+// LoadOptions.Environ.
+func TestEnvOverrides(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		check   func(*rules.Config) any // returns the overridden value
+		want    any
+		wantErr string
+	}{
+		{
+			name:    "listen",
+			environ: []string{"EVENTROUTER_SERVER_LISTEN=:8080"},
+			check:   func(c *rules.Config) any { return c.Server.Listen },
+			want:    ":8080",
+		},
+		{
+			name:    "size with unit",
+			environ: []string{"EVENTROUTER_SERVER_MAX_BODY=2MiB"},
+			check:   func(c *rules.Config) any { return c.Server.MaxBody },
+			want:    rules.ByteSize(2 << 20),
+		},
+		{
+			name:    "list",
+			environ: []string{"EVENTROUTER_SERVER_CORS_ORIGINS=a,b"},
+			check:   func(c *rules.Config) any { return c.Server.CORS.Origins },
+			want:    []string{"a", "b"},
+		},
+		{
+			name:    "bool",
+			environ: []string{"EVENTROUTER_SERVER_CORS_CREDENTIALS=true"},
+			check:   func(c *rules.Config) any { return c.Server.CORS.Credentials },
+			want:    true,
+		},
+		{
+			name:    "duration",
+			environ: []string{"EVENTROUTER_SOCKETIO_PING_INTERVAL=3s"},
+			check:   func(c *rules.Config) any { return c.SocketIO.PingInterval },
+			want:    3 * time.Second,
+		},
+		{
+			name:    "variables without the prefix are ignored",
+			environ: []string{"SERVER_LISTEN=:1", "HOME=/root"},
+			check:   func(c *rules.Config) any { return c.Server.Listen },
+			want:    ":3000",
+		},
+		{
+			name:    "bad bool",
+			environ: []string{"EVENTROUTER_SERVER_CORS_CREDENTIALS=maybe"},
+			wantErr: `environment variable EVENTROUTER_SERVER_CORS_CREDENTIALS: want true or false, got "maybe"`,
+		},
+		{
+			name:    "bad duration",
+			environ: []string{"EVENTROUTER_SOCKETIO_PING_TIMEOUT=soon"},
+			wantErr: `socketio.ping_timeout: want a duration such as "10s" or "500ms", got "soon"`,
+		},
+		{
+			name:    "unknown variable",
+			environ: []string{"EVENTROUTER_SERVER_LISTN=:8080"},
+			wantErr: "unknown environment variable EVENTROUTER_SERVER_LISTN, did you mean EVENTROUTER_SERVER_LISTEN?",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := rules.LoadOptions{Environ: func() []string { return tc.environ }}
+			cfg, err := rules.LoadFile("testdata/minimal.good.yaml", opts)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("LoadFile with %q: error %v, want %q", tc.environ, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadFile with %q: %v", tc.environ, err)
+			}
+			if got := tc.check(cfg); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("LoadFile with %q: got %#v, want %#v", tc.environ, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestEnvOverridesFile checks that the environment wins over the file.
+func TestEnvOverridesFile(t *testing.T) {
+	opts := rules.LoadOptions{Environ: func() []string {
+		return []string{"EVENTROUTER_SERVER_LISTEN=:9999", "EVENTROUTER_LOG_LEVEL=warn"}
+	}}
+	cfg, err := rules.LoadFile("testdata/full.good.yaml", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != ":9999" || cfg.Log.Level != "warn" {
+		t.Errorf("listen %q level %q, want :9999 and warn", cfg.Server.Listen, cfg.Log.Level)
+	}
+	if cfg.Server.CORS.Credentials != true || cfg.Log.Format != "json" {
+		t.Error("keys the environment does not set lost their file values")
+	}
+}
+
+// TestLoadOptionsDefaultEnviron checks that a nil Environ reads the process
+// environment.
+func TestLoadOptionsDefaultEnviron(t *testing.T) {
+	t.Setenv("EVENTROUTER_ADMIN_LISTEN", "127.0.0.1:1")
+	cfg, err := rules.LoadFile("testdata/minimal.good.yaml", rules.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admin.Listen != "127.0.0.1:1" {
+		t.Errorf("admin.listen = %q, want the value of EVENTROUTER_ADMIN_LISTEN", cfg.Admin.Listen)
+	}
+}
+
+// writeConfig writes yaml to a config file in a temporary directory.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
