@@ -213,7 +213,14 @@ func actionLike(t reflect.Type) bool {
 	if t == nil {
 		return true
 	}
-	return t == actionType || t == actionSliceType || t.Kind() == reflect.Interface
+	switch {
+	case t == actionType, t == actionSliceType, t.Kind() == reflect.Interface:
+		return true
+	case t.Kind() == reflect.Slice:
+		// A list literal such as [emit("a"), emit("b")] is typed []any.
+		return t.Elem().Kind() == reflect.Interface || t.Elem() == actionType
+	}
+	return false
 }
 
 // registeredAt matches the Go source location ServeMux puts in its errors.

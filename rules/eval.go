@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/expr-lang/expr"
 )
@@ -27,7 +28,8 @@ type RuleError struct {
 
 // Error says which rule failed on which event, and why.
 func (e *RuleError) Error() string {
-	return fmt.Sprintf("rule %q: %s: event %q: %v", e.Rule, e.Field, e.Event, e.Err)
+	msg, _, _ := strings.Cut(e.Err.Error(), "\n") // expr appends a source snippet; logs want one line
+	return fmt.Sprintf("rule %q: %s: event %q: %s", e.Rule, e.Field, e.Event, msg)
 }
 
 // Unwrap returns the underlying error.

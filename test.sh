@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs eventrouter's whole test suite: vet, the rule tests of every shipped
+# config, and every Go test under the race detector, including the
+# end-to-end tests that drive the daemon with the official Node
+# socket.io-client. Installs the Node test clients first (npm ci).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+command -v go >/dev/null || { echo "test.sh: Go 1.26 is required (https://go.dev/dl)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "test.sh: Node.js 20+ with npm is required" >&2; exit 1; }
+
+if [ ! -d node_modules/socket.io-client ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	npm ci --no-audit --no-fund
+fi
+
+go vet ./...
+go test -race -count=1 -timeout 20m ./...
