@@ -1,0 +1,130 @@
+package eventrouter_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eventrouter/eventrouter/internal/nodeclient"
+	"github.com/gorilla/websocket"
+)
+
+// rawSocket is a hand-driven Engine.IO websocket connection, for sending
+// what no well-behaved client would.
+type rawSocket struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+// dialRaw opens an Engine.IO v4 websocket and joins namespace "/".
+func dialRaw(t *testing.T, d *daemon) *rawSocket {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(d.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	rs := &rawSocket{t: t, conn: conn}
+	if msg := rs.read(); !strings.HasPrefix(msg, "0{") {
+		t.Fatalf("open packet %q", msg)
+	}
+	rs.write("40")
+	if msg := rs.read(); !strings.HasPrefix(msg, "40{") {
+		t.Fatalf("connect packet %q", msg)
+	}
+	return rs
+}
+
+func (rs *rawSocket) write(msg string) {
+	rs.t.Helper()
+	if err := rs.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+		rs.t.Fatalf("write: %v", err)
+	}
+}
+
+// read returns the next text frame, skipping pings (answered).
+func (rs *rawSocket) read() string {
+	rs.t.Helper()
+	for {
+		msg, err := rs.readErr()
+		if err != nil {
+			rs.t.Fatalf("read: %v", err)
+		}
+		return msg
+	}
+}
+
+func (rs *rawSocket) readErr() (string, error) {
+	for {
+		_ = rs.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, b, err := rs.conn.ReadMessage()
+		if err != nil {
+			return "", err
+		}
+		if string(b) == "2" {
+			_ = rs.conn.WriteMessage(websocket.TextMessage, []byte("3"))
+			continue
+		}
+		return string(b), nil
+	}
+}
+
+// waitClosed waits until the server closes the connection.
+func (rs *rawSocket) waitClosed() {
+	rs.t.Helper()
+	for {
+		if _, err := rs.readErr(); err != nil {
+			if websocket.IsUnexpectedCloseError(err) || strings.Contains(err.Error(), "close") || strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "reset") {
+				return
+			}
+			rs.t.Fatalf("waiting for close: %v", err)
+		}
+	}
+}
+
+// TestBadPacketsDropOnlyTheirClient sends malformed and oversized packets
+// and checks that only the offending client is dropped while a bystander
+// keeps chatting.
+func TestBadPacketsDropOnlyTheirClient(t *testing.T) {
+	d := boot(t, "config.yaml")
+	agent := nodeclient.Start(t)
+	agent.Connect("bystander", d.URL, map[string]any{"transports": []string{"websocket"}})
+	agent.WaitConnect(t, "bystander")
+
+	cases := []struct {
+		name    string
+		payload string
+		closes  bool
+	}{
+		{"broken json", `42["send_message",{"a":`, true},
+		{"unknown packet type", `49garbage`, true},
+		{"oversized frame", `42["send_message","` + strings.Repeat("x", 1_100_000) + `"]`, true},
+		{"unrouted event", `42["unrouted_event",1]`, false},
+		{"non-string event name", `42[1,2,3]`, false},
+		{"not an array", `42{"a":1}`, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := dialRaw(t, d)
+			rs.write(tc.payload)
+			if tc.closes {
+				rs.waitClosed()
+			} else {
+				// Still connected: a valid message afterwards is relayed back.
+				rs.write(`42["send_message","still here"]`)
+				for {
+					msg := rs.read()
+					if msg == `42["receive_message","still here"]` {
+						break
+					}
+				}
+			}
+			agent.Emit("bystander", "send_message", tc.name)
+			agent.Next(t, func(r nodeclient.Report) bool {
+				return r.ID == "bystander" && r.Event == "receive_message" && len(r.Args) == 1 && r.Args[0] == tc.name
+			}, nodeclient.DefaultTimeout)
+		})
+	}
+	waitLog(t, d.Logs, "no rule for event")
+}
