@@ -27,6 +27,7 @@ func (fx *socketEffects) Emit(event string, args []any) error {
 }
 
 func (fx *socketEffects) Broadcast(rooms []string, exceptSender bool, event string, args []any) error {
+	fx.r.metrics.broadcast(fx.s.Nsp(), rooms, exceptSender, fx.s.Id())
 	var op *socket.BroadcastOperator
 	switch {
 	case exceptSender && len(rooms) == 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -21,7 +22,9 @@ func (r *Router) execute(ctx context.Context, rt *Runtime, fx rules.Effects, act
 			r.log.Error("no executor for action", zap.String("kind", a.Kind), zap.String("rule", a.Rule), zap.String("event", event))
 			continue
 		}
-		if err := ex.Execute(ctx, fx, a); err != nil {
+		err := ex.Execute(ctx, fx, a)
+		r.metrics.action(a.Kind, err)
+		if err != nil {
 			fields := []zap.Field{zap.String("rule", a.Rule), zap.String("event", event), zap.String("action", a.Kind), zap.Error(err)}
 			if s != nil {
 				fields = append(fields, zap.String("socket", string(s.Id())))
@@ -31,10 +34,12 @@ func (r *Router) execute(ctx context.Context, rt *Runtime, fx rules.Effects, act
 	}
 }
 
-// logRuleErrors logs the rules that failed while evaluating an event.
+// logRuleErrors logs the rules that failed while evaluating an event, and
+// counts the rules that matched and failed.
 func (r *Router) logRuleErrors(res rules.Result, s *socket.Socket) {
+	r.metrics.result(res)
 	for _, e := range res.Errors {
-		fields := []zap.Field{zap.String("rule", e.Rule), zap.String("field", e.Field), zap.String("event", e.Event), zap.Error(e.Err)}
+		fields := []zap.Field{zap.String("rule", e.Rule), zap.String("field", e.Field), zap.String("event", e.Event), zap.String("error", firstLine(e.Err))}
 		if s != nil {
 			fields = append(fields, zap.String("socket", string(s.Id())))
 		}
@@ -52,4 +57,10 @@ func (r *Router) recoverEvent(event string, s *socket.Socket) {
 		}
 		r.log.Error("event handler panicked", fields...)
 	}
+}
+
+// firstLine is an error's message without expr's multi-line source snippet.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }

@@ -128,17 +128,18 @@ func (fx *httpEffects) Emit(string, []any) error { return fmt.Errorf("emit: %w",
 
 func (fx *httpEffects) Broadcast(rooms []string, exceptSender bool, event string, args []any) error {
 	nsp := fx.r.io.Sockets()
+	fx.r.metrics.broadcast(nsp, rooms, false, "")
 	if len(rooms) > 0 {
 		return nsp.To(toRooms(rooms)...).Emit(event, toWire(args)...)
 	}
 	return nsp.Emit(event, toWire(args)...)
 }
 
-func (fx *httpEffects) Ack([]any) error             { return fmt.Errorf("reply: %w", errNotHere) }
-func (fx *httpEffects) Join([]string) error         { return fmt.Errorf("join: %w", errNotHere) }
-func (fx *httpEffects) Leave([]string) error        { return fmt.Errorf("leave: %w", errNotHere) }
-func (fx *httpEffects) SetState(string, any) error  { return fmt.Errorf("set: %w", errNotHere) }
-func (fx *httpEffects) Reject(string, any) error    { return fmt.Errorf("reject: %w", errNotHere) }
+func (fx *httpEffects) Ack([]any) error            { return fmt.Errorf("reply: %w", errNotHere) }
+func (fx *httpEffects) Join([]string) error        { return fmt.Errorf("join: %w", errNotHere) }
+func (fx *httpEffects) Leave([]string) error       { return fmt.Errorf("leave: %w", errNotHere) }
+func (fx *httpEffects) SetState(string, any) error { return fmt.Errorf("set: %w", errNotHere) }
+func (fx *httpEffects) Reject(string, any) error   { return fmt.Errorf("reject: %w", errNotHere) }
 
 func (fx *httpEffects) Respond(status int, body any, headers map[string]string) error {
 	if fx.responded {

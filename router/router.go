@@ -25,8 +25,11 @@ import (
 type Options struct {
 	// Logger receives the daemon's logs; rule log actions use it too.
 	Logger *zap.Logger
-	// Hash identifies the first config version.
+	// Hash identifies the first config version; empty means ConfigHash.
 	Hash string
+	// Reload, when set, serves POST /-/reload on the admin listener: it
+	// should feed the daemon's reload loop and return the reload's result.
+	Reload func(ctx context.Context) error
 }
 
 // Router serves Socket.IO clients and HTTP routes, and routes every event
@@ -40,6 +43,16 @@ type Router struct {
 	http    *http.Server
 	reload  sync.Mutex // serialises reloads
 	closing atomic.Bool
+
+	metrics   *metrics
+	boot      rules.Config // the config New started from: restart-only settings
+	reloadFn  func(ctx context.Context) error
+	serving   atomic.Bool   // the public listener is serving
+	srvMu     sync.Mutex    // guards http, admin and adminDone
+	admin     *http.Server  // the admin listener, when served
+	adminDone bool          // Shutdown has closed the admin listener
+	ioClose   sync.Once     // closes the Socket.IO server once
+	ioClosed  chan struct{} // closed when every socket is closed
 }
 
 // New builds a router for rs. Settings fixed for the process lifetime
@@ -48,12 +61,16 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	r := &Router{log: opts.Logger}
+	r := &Router{log: opts.Logger, metrics: newMetrics(), boot: *rs.Config, reloadFn: opts.Reload, ioClosed: make(chan struct{})}
+	if opts.Hash == "" {
+		opts.Hash = ConfigHash(rs.Config)
+	}
 	rt, err := NewRuntime(rs, opts.Hash, r.routeHandler)
 	if err != nil {
 		return nil, fmt.Errorf("build runtime: %w", err)
 	}
 	r.rt.Store(rt)
+	r.metrics.configLoaded(rt)
 
 	cfg := rs.Config.SocketIO
 	sopts := socket.DefaultServerOptions()
@@ -101,83 +118,74 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.engine.ServeHTTP(w, req) // the engine applies CORS itself
 		return
 	}
-	rt.cors.Handler(rt.routes).ServeHTTP(w, req)
+	r.metrics.serveHTTP(rt.cors.Handler(rt.routes), w, req)
 }
-
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a
 // graceful shutdown.
 func (r *Router) Serve(ln net.Listener) error {
-	r.http = &http.Server{
+	srv := &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          zap.NewStdLog(r.log.Named("http")),
 	}
-	err := r.http.Serve(ln)
+	// Shutdown closes the sockets itself before the listener; this is a
+	// safety net for a server shut down another way.
+	srv.RegisterOnShutdown(r.closeSockets)
+	r.srvMu.Lock()
+	if r.closing.Load() {
+		r.srvMu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	r.http = srv
+	r.serving.Store(true)
+	r.srvMu.Unlock()
+	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// Shutdown stops accepting, disconnects every socket so clients reconnect
-// elsewhere, and waits for in-flight HTTP requests until ctx ends.
+// Shutdown stops gracefully: readiness turns false, the public listener
+// stops accepting, every socket is closed so clients reconnect elsewhere,
+// in-flight HTTP requests finish, and the admin listener closes last. It
+// returns ctx's error if that takes longer than ctx allows.
 func (r *Router) Shutdown(ctx context.Context) error {
-	r.closing.Store(true)
+	r.srvMu.Lock()
+	r.closing.Store(true) // /readyz says draining; new namespace connects are refused
+	srv := r.http
+	r.srvMu.Unlock()
 	var err error
-	if r.http != nil {
-		r.http.SetKeepAlivesEnabled(false)
+	if srv != nil {
+		srv.SetKeepAlivesEnabled(false)
 	}
-	r.disconnectAll()
-	if r.http != nil {
-		err = r.http.Shutdown(ctx)
-	}
-	done := make(chan struct{})
-	go r.io.Close(func(error) { close(done) })
+	// Close the sockets while the listener still accepts, so that a polling
+	// client's next request can still collect its close packet ("transport
+	// close", after which clients reconnect elsewhere); closing them also
+	// ends the long-polling requests that Shutdown would wait for.
+	r.closeSockets()
 	select {
-	case <-done:
+	case <-r.ioClosed:
 	case <-ctx.Done():
-		if err == nil {
-			err = ctx.Err()
+		err = ctx.Err()
+	}
+	if srv != nil {
+		if serr := srv.Shutdown(ctx); err == nil {
+			err = serr
 		}
+	}
+	if aerr := r.shutdownAdmin(ctx); err == nil {
+		err = aerr
 	}
 	return err
 }
 
-// disconnectAll closes every socket in every namespace.
-func (r *Router) disconnectAll() {
-	for _, ns := range r.rt.Load().Rules.Config.Namespaces {
-		r.io.Of(ns, nil).DisconnectSockets(true)
-	}
-}
-
-// Reload swaps in a new rule set. Events already being handled finish on
-// the old one; live connections are untouched. Settings that only a restart
-// can change are kept, with a warning.
-func (r *Router) Reload(rs *rules.Ruleset, hash string) error {
-	r.reload.Lock()
-	defer r.reload.Unlock()
-	old := r.rt.Load()
-	rt, err := NewRuntime(rs, hash, r.routeHandler)
-	if err != nil {
-		return fmt.Errorf("build runtime: %w", err)
-	}
-	oc, nc := old.Rules.Config, rs.Config
-	if oc.Server.Listen != nc.Server.Listen {
-		r.log.Warn("server.listen changed; restart to apply", zap.String("running", oc.Server.Listen), zap.String("config", nc.Server.Listen))
-	}
-	if oc.SocketIO.Path != nc.SocketIO.Path {
-		r.log.Warn("socketio.path changed; restart to apply", zap.String("running", oc.SocketIO.Path), zap.String("config", nc.SocketIO.Path))
-	}
-	known := map[string]bool{}
-	for _, ns := range oc.Namespaces {
-		known[ns] = true
-	}
-	for _, ns := range nc.Namespaces {
-		if !known[ns] {
-			r.bindNamespace(ns)
-		}
-	}
-	r.rt.Store(rt)
-	return nil
+// closeSockets closes the Socket.IO server, and with it every socket in
+// every namespace, once.
+func (r *Router) closeSockets() {
+	r.ioClose.Do(func() {
+		r.io.Close(func(error) { close(r.ioClosed) })
+	})
 }

@@ -85,6 +85,7 @@ func (r *Router) bindNamespace(name string) {
 // the socket's events.
 func (r *Router) onConnection(s *socket.Socket) {
 	defer r.recoverEvent("connection", s)
+	r.metrics.connected()
 	st := stateOf(s)
 	st.mu.Lock()
 	pending, rt := st.pending, st.rt
@@ -126,6 +127,7 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 	ev := r.socketEvent(s, rules.TriggerEvent, name, fromWire(args), ack != nil)
 	res := rt.Rules.Evaluate(ev)
 	r.logRuleErrors(res, s)
+	r.metrics.event(rt, s.Nsp().Name(), name, res)
 	if len(res.Matched) == 0 && len(res.Errors) == 0 {
 		r.log.Debug("no rule for event", zap.String("event", name), zap.String("namespace", s.Nsp().Name()), zap.String("socket", string(s.Id())))
 		return
@@ -137,6 +139,7 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 // onDisconnect runs the disconnect rules.
 func (r *Router) onDisconnect(s *socket.Socket, st *connState, reason string) {
 	defer r.recoverEvent("disconnect", s)
+	r.metrics.disconnected()
 	rt := r.rt.Load()
 	ev := r.socketEvent(s, rules.TriggerDisconnect, "disconnect", nil, false)
 	ev.Reason = reason

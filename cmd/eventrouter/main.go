@@ -4,8 +4,9 @@
 //
 // Usage:
 //
-//	eventrouter [run] [--config FILE] [--listen ADDR]
-//	eventrouter check [--config FILE]
+//	eventrouter [run] [--config FILE] [--listen ADDR] [--admin-listen ADDR]
+//	eventrouter check [--config FILE] [--test]
+//	eventrouter test [PATH ...] [--run REGEX] [-v]
 //	eventrouter version
 package main
 
@@ -36,6 +37,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDaemon(ctx, args, stdout, stderr)
 	case "check":
 		return runCheck(args, stdout, stderr)
+	case "test":
+		return runTest(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "eventrouter %s\n", version)
 		return 0
@@ -53,8 +56,10 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `eventrouter routes Socket.IO and HTTP events to actions written in config.yaml.
 
 Usage:
-  eventrouter [run] [--config FILE] [--listen ADDR]   run the daemon (default command)
-  eventrouter check [--config FILE]                   validate a config and compile every rule
+  eventrouter [run] [--config FILE] [--listen ADDR] [--admin-listen ADDR]
+                                                      run the daemon (default command)
+  eventrouter check [--config FILE] [--test]          validate a config and compile every rule
+  eventrouter test [PATH ...] [--run REGEX] [-v]      run rule tests (*_test.yaml)
   eventrouter version                                 print the version
 
 Run "eventrouter COMMAND -h" for a command's flags.
