@@ -1,0 +1,392 @@
+// Command plot turns the results of bench/run.sh into the comparison table
+// of BENCHMARKS.md and an SVG plot of p99 latency against offered rate.
+//
+// It reads, from -dir, for each server NAME: NAME-sweep.json,
+// NAME-latency.json and NAME-connect.json (eventrouter-bench --json output)
+// and NAME-rss.txt (key=value lines written by run.sh: rss_before_kb,
+// rss_after_kb, n). Missing files leave their cells as "not measured".
+//
+//	go run ./bench/plot -dir bin/bench-results/X -svg bench/p99-vs-rate.svg -table table.md
+//
+// It needs nothing beyond the standard library: the SVG is written with
+// text/template.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Step mirrors the fields of one eventrouter-bench sweep step used here.
+type Step struct {
+	// Offered is the offered deliveries/s.
+	Offered int `json:"offered_per_s"`
+	// Achieved is the measured deliveries/s.
+	Achieved float64 `json:"achieved_per_s"`
+	// Lost is the number of deliveries that never arrived.
+	Lost int64 `json:"lost"`
+	// LostFraction is Lost / expected.
+	LostFraction float64 `json:"lost_fraction"`
+	// KeyOrderKept reports payload key order fidelity.
+	KeyOrderKept bool `json:"key_order_kept"`
+	// BenchCPUPct is the load generator's CPU use during the step.
+	BenchCPUPct float64 `json:"bench_cpu_pct"`
+	// Latency holds the percentiles in milliseconds.
+	Latency struct {
+		P50 float64 `json:"p50_ms"`
+		P99 float64 `json:"p99_ms"`
+		Max float64 `json:"max_ms"`
+	} `json:"latency"`
+}
+
+// Run mirrors the parts of an eventrouter-bench result used here.
+type Run struct {
+	// Clients is the number of receivers.
+	Clients int `json:"clients"`
+	// Connect is the connection phase.
+	Connect *struct {
+		Attempted int     `json:"attempted"`
+		Connected int     `json:"connected"`
+		Errors    int     `json:"errors"`
+		PerSecond float64 `json:"connects_per_s"`
+	} `json:"connect"`
+	// Steps are the sweep steps.
+	Steps []Step `json:"steps"`
+	// StoppedEarly says why a sweep ended early.
+	StoppedEarly string `json:"stopped_early"`
+}
+
+// Server is everything measured for one server.
+type Server struct {
+	// Name is the file prefix, e.g. "eventrouter".
+	Name string
+	// Label is the name shown in tables and the plot.
+	Label string
+	// Sweep, Latency and Connect are the bench results (nil when missing).
+	Sweep, Latency, Connect *Run
+	// RSSBeforeKB, RSSAfterKB and IdleN come from NAME-rss.txt.
+	RSSBeforeKB, RSSAfterKB, IdleN int
+}
+
+// SLO is the p99 bound, in milliseconds, of the "sustained" column.
+const SLO = 100.0
+
+// maxLostFraction is the loss a step may have and still count as sustained.
+const maxLostFraction = 0.001
+
+// Sustained returns the highest offered rate of the sweep whose p99 is
+// within SLO and whose loss is at most maxLostFraction, and whether the
+// sweep reached a step beyond it (false: the true figure may be higher).
+// It returns 0 when no step qualifies.
+func Sustained(steps []Step) (rate int, bounded bool) {
+	for _, s := range steps {
+		if s.Latency.P99 <= SLO && s.LostFraction <= maxLostFraction && s.Achieved > 0 {
+			if s.Offered > rate {
+				rate = s.Offered
+			}
+		} else if s.Offered > rate {
+			bounded = true
+		}
+	}
+	return rate, bounded
+}
+
+// at25k returns the step at exactly 25 000 deliveries/s of r, if any.
+func at25k(r *Run) *Step {
+	if r == nil {
+		return nil
+	}
+	for i := range r.Steps {
+		if r.Steps[i].Offered == 25000 {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
+
+// RSSPerConnKB is the idle RSS growth per connection in KB, or NaN.
+func (s *Server) RSSPerConnKB() float64 {
+	if s.IdleN <= 0 || s.RSSAfterKB <= 0 {
+		return math.NaN()
+	}
+	return float64(s.RSSAfterKB-s.RSSBeforeKB) / float64(s.IdleN)
+}
+
+func main() {
+	dir := flag.String("dir", "", "directory holding the run's results")
+	svgPath := flag.String("svg", "", "write the p99-vs-offered-rate plot here")
+	tablePath := flag.String("table", "", "write the markdown tables here (default stdout)")
+	servers := flag.String("servers", "eventrouter=eventrouter,node=Node (Express + socket.io 4.8)", "name=label pairs, the first is the numerator of the ratios")
+	flag.Parse()
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "plot: -dir is required")
+		os.Exit(2)
+	}
+	var list []*Server
+	for _, pair := range strings.Split(*servers, ",") {
+		name, label, _ := strings.Cut(pair, "=")
+		if label == "" {
+			label = name
+		}
+		s, err := load(*dir, name, label)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "plot: %v\n", err)
+			os.Exit(1)
+		}
+		list = append(list, s)
+	}
+	if *svgPath != "" {
+		f, err := os.Create(*svgPath)
+		if err == nil {
+			err = WriteSVG(f, list)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "plot: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	var w io.Writer = os.Stdout
+	if *tablePath != "" {
+		f, err := os.Create(*tablePath)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "plot: %v\n", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		w = f
+	}
+	WriteTables(w, list)
+}
+
+// load reads the result files of one server; missing files are skipped.
+func load(dir, name, label string) (*Server, error) {
+	s := &Server{Name: name, Label: label}
+	for suffix, dst := range map[string]**Run{"sweep": &s.Sweep, "latency": &s.Latency, "connect": &s.Connect} {
+		b, err := os.ReadFile(filepath.Join(dir, name+"-"+suffix+".json"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r Run
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s-%s.json: %w", name, suffix, err)
+		}
+		*dst = &r
+	}
+	f, err := os.Open(filepath.Join(dir, name+"-rss.txt"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.Atoi(v)
+		switch k {
+		case "rss_before_kb":
+			s.RSSBeforeKB = n
+		case "rss_after_kb":
+			s.RSSAfterKB = n
+		case "n":
+			s.IdleN = n
+		}
+	}
+	return s, sc.Err()
+}
+
+// WriteTables writes the summary table, with a ratio row of the first
+// server over the second, and the per-step sweep table.
+func WriteTables(w io.Writer, list []*Server) {
+	idleN, connN, clients := 0, 0, 0
+	for _, s := range list {
+		idleN = max(idleN, s.IdleN)
+		if s.Connect != nil && s.Connect.Connect != nil {
+			connN = max(connN, s.Connect.Connect.Attempted)
+		}
+		if s.Sweep != nil {
+			clients = max(clients, s.Sweep.Clients)
+		}
+	}
+	fmt.Fprintf(w, "| server | sustained deliveries/s at p99 ≤ %.0f ms (%d clients) | p50 / p99 at 25k deliveries/s | RSS per idle websocket connection (%d clients) | connects/s (%d concurrent clients) | payload key order kept |\n", SLO, clients, idleN, connN)
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, s := range list {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", s.Label, sustainedCell(s), latencyCell(s), rssCell(s.RSSPerConnKB()), connectCell(s), orderCell(s))
+	}
+	if len(list) >= 2 {
+		a, b := list[0], list[1]
+		ra, _ := sustainedOf(a)
+		rb, _ := sustainedOf(b)
+		la, lb := at25k(a.Latency), at25k(b.Latency)
+		lat := "—"
+		if la != nil && lb != nil {
+			lat = ratio(la.Latency.P50, lb.Latency.P50) + " / " + ratio(la.Latency.P99, lb.Latency.P99)
+		}
+		fmt.Fprintf(w, "| **ratio %s / %s** | %s (higher is better) | %s (lower is better) | %s (lower is better) | %s (higher is better) | |\n",
+			a.Name, b.Name, ratio(float64(ra), float64(rb)), lat, ratio(a.RSSPerConnKB(), b.RSSPerConnKB()), ratio(connectRate(a), connectRate(b)))
+	}
+	fmt.Fprintln(w, "| bare gorilla/websocket hub (the yardstick) | not measured | not measured | not measured | not measured | |")
+
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Rate sweep, %d receivers (p50 / p99 / max in ms; lost = deliveries not arrived within the drain time; bench CPU = the load generator's use of its one core, near 100 %% it is the limit):\n\n", clients)
+	fmt.Fprint(w, "| offered deliveries/s |")
+	for _, s := range list {
+		fmt.Fprintf(w, " %s achieved/s | %s p50 / p99 / max | %s lost | bench CPU |", s.Name, s.Name, s.Name)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "|---|")
+	for range list {
+		fmt.Fprint(w, "---|---|---|---|")
+	}
+	fmt.Fprintln(w)
+	for _, rate := range offeredRates(list) {
+		fmt.Fprintf(w, "| %d |", rate)
+		for _, s := range list {
+			st := stepAt(s.Sweep, rate)
+			if st == nil {
+				fmt.Fprint(w, " — | — | — | — |")
+				continue
+			}
+			fmt.Fprintf(w, " %.0f | %.1f / %.1f / %.1f | %d | %.0f %% |", st.Achieved, st.Latency.P50, st.Latency.P99, st.Latency.Max, st.Lost, st.BenchCPUPct)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range list {
+		if s.Sweep != nil && s.Sweep.StoppedEarly != "" {
+			fmt.Fprintf(w, "\n%s: sweep stopped early: %s.\n", s.Name, s.Sweep.StoppedEarly)
+		}
+	}
+}
+
+func sustainedOf(s *Server) (int, bool) {
+	if s.Sweep == nil {
+		return 0, true
+	}
+	return Sustained(s.Sweep.Steps)
+}
+
+func sustainedCell(s *Server) string {
+	if s.Sweep == nil || len(s.Sweep.Steps) == 0 {
+		return "not measured"
+	}
+	r, bounded := Sustained(s.Sweep.Steps)
+	switch {
+	case r == 0:
+		return fmt.Sprintf("< %d", s.Sweep.Steps[0].Offered)
+	case !bounded:
+		return fmt.Sprintf("≥ %d (highest rate tried)", r)
+	}
+	return strconv.Itoa(r)
+}
+
+func latencyCell(s *Server) string {
+	st := at25k(s.Latency)
+	if st == nil {
+		return "not measured"
+	}
+	cell := fmt.Sprintf("%.1f ms / %.1f ms", st.Latency.P50, st.Latency.P99)
+	if st.Lost > 0 {
+		cell += fmt.Sprintf(" (%d lost)", st.Lost)
+	}
+	return cell
+}
+
+func rssCell(kb float64) string {
+	if math.IsNaN(kb) {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.1f KB", kb)
+}
+
+func connectRate(s *Server) float64 {
+	if s.Connect == nil || s.Connect.Connect == nil {
+		return math.NaN()
+	}
+	return s.Connect.Connect.PerSecond
+}
+
+func connectCell(s *Server) string {
+	if s.Connect == nil || s.Connect.Connect == nil {
+		return "not measured"
+	}
+	c := s.Connect.Connect
+	cell := fmt.Sprintf("%.0f", c.PerSecond)
+	if c.Errors > 0 {
+		cell += fmt.Sprintf(" (%d errors)", c.Errors)
+	}
+	return cell
+}
+
+func orderCell(s *Server) string {
+	if s.Sweep == nil || len(s.Sweep.Steps) == 0 {
+		return "not measured"
+	}
+	for _, st := range s.Sweep.Steps {
+		if !st.KeyOrderKept {
+			return "no"
+		}
+	}
+	return "yes"
+}
+
+func ratio(a, b float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 || a == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// offeredRates is the union of the sweep rates, ascending.
+func offeredRates(list []*Server) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, s := range list {
+		if s.Sweep == nil {
+			continue
+		}
+		for _, st := range s.Sweep.Steps {
+			if !seen[st.Offered] {
+				seen[st.Offered] = true
+				out = append(out, st.Offered)
+			}
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func stepAt(r *Run, rate int) *Step {
+	if r == nil {
+		return nil
+	}
+	for i := range r.Steps {
+		if r.Steps[i].Offered == rate {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
