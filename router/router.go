@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -94,7 +95,7 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 		case "polling":
 			ts.Add(&transports.PollingBuilder{})
 		case "websocket":
-			ts.Add(&transports.WebSocketBuilder{})
+			ts.Add(wstransport.NewBuilder(wstransport.Options{WriteTimeout: cfg.WriteTimeout, Coalesce: cfg.WriteCoalesce, MaxQueue: cfg.MaxQueue}))
 		}
 	}
 	sopts.SetTransports(ts)
@@ -115,6 +116,9 @@ func (r *Router) Runtime() *Runtime { return r.rt.Load() }
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt := r.rt.Load()
 	if strings.HasPrefix(req.URL.Path, r.sioPath) || req.URL.Path+"/" == r.sioPath {
+		if isWebsocketUpgrade(req) {
+			w = &releasingWriter{w: w}
+		}
 		r.engine.ServeHTTP(w, req) // the engine applies CORS itself
 		return
 	}
@@ -188,4 +192,9 @@ func (r *Router) closeSockets() {
 	r.ioClose.Do(func() {
 		r.io.Close(func(error) { close(r.ioClosed) })
 	})
+}
+
+// isWebsocketUpgrade reports whether req asks to become a websocket.
+func isWebsocketUpgrade(req *http.Request) bool {
+	return strings.EqualFold(req.Header.Get("Upgrade"), "websocket")
 }

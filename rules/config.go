@@ -44,6 +44,9 @@ type SocketIOConfig struct {
 	ConnectTimeout time.Duration `koanf:"connect_timeout" doc:"time a client has to join a namespace"`
 	MaxPayload     ByteSize      `koanf:"max_payload" doc:"largest Engine.IO message accepted; larger ones drop that client"`
 	Transports     []string      `koanf:"transports" doc:"allowed transports: polling, websocket"`
+	WriteCoalesce  time.Duration `koanf:"write_coalesce" doc:"shortest time between two websocket writes to one client; packets in between go out together in one syscall (0 writes at once)"`
+	WriteTimeout   time.Duration `koanf:"write_timeout" doc:"a client that cannot take a write in this time is disconnected"`
+	MaxQueue       int           `koanf:"max_queue" doc:"packets that may wait for one websocket client before it is disconnected as too slow"`
 }
 
 // LogConfig configures logging.
@@ -79,6 +82,9 @@ func Defaults() Config {
 			ConnectTimeout: 45 * time.Second,
 			MaxPayload:     1_000_000,
 			Transports:     []string{"polling", "websocket"},
+			WriteCoalesce:  0,
+			WriteTimeout:   10 * time.Second,
+			MaxQueue:       4096,
 		},
 		Namespaces: []string{"/"},
 		Log:        LogConfig{Level: "info", Format: "console"},

@@ -460,13 +460,16 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 			ps.add(fmt.Sprintf("socketio.transports[%d]", i), "", "socketio.transports: unknown transport %q%s", tr, didYouMean(tr, []string{"polling", "websocket"}))
 		}
 	}
+	if cfg.SocketIO.MaxQueue <= 0 {
+		ps.add("socketio.max_queue", "", "socketio.max_queue: must be positive")
+	}
 	if len(cfg.SocketIO.Transports) == 0 {
 		ps.add("socketio.transports", "", "socketio.transports: at least one transport is needed")
 	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"socketio.ping_interval", cfg.SocketIO.PingInterval}, {"socketio.ping_timeout", cfg.SocketIO.PingTimeout}, {"socketio.connect_timeout", cfg.SocketIO.ConnectTimeout}, {"server.shutdown_timeout", cfg.Server.ShutdownTimeout}} {
+	}{{"socketio.ping_interval", cfg.SocketIO.PingInterval}, {"socketio.ping_timeout", cfg.SocketIO.PingTimeout}, {"socketio.connect_timeout", cfg.SocketIO.ConnectTimeout}, {"socketio.write_timeout", cfg.SocketIO.WriteTimeout}, {"server.shutdown_timeout", cfg.Server.ShutdownTimeout}} {
 		if d.v <= 0 {
 			ps.add(d.key, "", "%s: must be a positive duration", d.key)
 		}

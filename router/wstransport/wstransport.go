@@ -1,0 +1,316 @@
+// Package wstransport is an Engine.IO websocket transport for the
+// zishang520 engine, registered through its public extension point
+// (ServerOptions.SetTransports). It replaces the library's websocket send
+// path, which profiles showed spending most of a broadcast's CPU in
+// per-socket work:
+//
+//   - A broadcast frame is framed once and the same bytes are written to
+//     every socket. The library builds a gorilla PreparedMessage per socket
+//     and per broadcast (about a quarter of the CPU under fan-out load).
+//   - Every packet the engine hands over in one Send is written with a
+//     single writev, instead of one write syscall per packet.
+//   - A socket's writer goroutine exists only while it has data to write,
+//     and writes carry a deadline, so a stalled client cannot pin memory or
+//     a goroutine forever.
+//
+// Reading is left to gorilla/websocket, as in the library. Frames are
+// written to the connection below gorilla in whole frames, one write call
+// per batch; gorilla's own writes (close and pong control frames) are also
+// whole-frame single writes, and net.Conn serialises concurrent writes, so
+// the two never interleave inside a frame.
+package wstransport
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	ws "github.com/gorilla/websocket"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Options tunes the transport.
+type Options struct {
+	// WriteTimeout bounds one batch write; a client that cannot take its
+	// data in that time is disconnected. Zero means 10s.
+	WriteTimeout time.Duration
+	// Coalesce is the shortest time between two writes to one socket. A
+	// packet for a socket written to less than Coalesce ago waits for the
+	// rest of the interval and goes out with whatever else arrived, in one
+	// syscall. Zero writes every packet as soon as it arrives.
+	Coalesce time.Duration
+	// MaxQueue is how many packets may wait for one socket; a client that
+	// falls further behind is disconnected. Zero means 4096.
+	MaxQueue int
+}
+
+// Builder creates websocket transports; pass it to
+// ServerOptions.SetTransports in place of the library's WebSocketBuilder.
+type Builder struct {
+	opts   Options
+	frames frameCache
+}
+
+var _ transports.TransportCtor = (*Builder)(nil)
+
+// NewBuilder returns a Builder with opts.
+func NewBuilder(opts Options) *Builder {
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.MaxQueue <= 0 {
+		opts.MaxQueue = 4096
+	}
+	return &Builder{opts: opts}
+}
+
+// Name is the Engine.IO transport name.
+func (*Builder) Name() string { return transports.WEBSOCKET }
+
+// HandlesUpgrades is true: the engine hands websocket upgrades to it.
+func (*Builder) HandlesUpgrades() bool { return true }
+
+// UpgradesTo is empty: websocket is the last transport.
+func (*Builder) UpgradesTo() []string { return nil }
+
+// New creates the transport for one upgraded connection.
+func (b *Builder) New(ctx *types.HttpContext) transports.Transport {
+	t := &transport{Transport: transports.MakeTransport(), b: b, conn: ctx.Websocket, idle: ctx.IdleTimeout}
+	t.Prototype(t)
+	t.Construct(ctx)
+	_ = t.conn.On("error", func(errs ...any) {
+		var err error
+		if len(errs) > 0 {
+			err, _ = errs[0].(error)
+		}
+		t.OnError("websocket error", err)
+	})
+	_ = t.conn.Once("close", func(...any) { t.OnClose() })
+	t.SetWritable(true)
+	t.SetPerMessageDeflate(nil)
+	transports.StartReader(t, ctx.TransportReadPermission(), t.read)
+	return t
+}
+
+// transport is one websocket connection.
+type transport struct {
+	transports.Transport
+	b    *Builder
+	conn *types.WebSocketConn
+	idle time.Duration
+
+	mu      sync.Mutex
+	pending []*packet.Packet // packets waiting for the writer
+	drains  int              // Send calls whose packets are pending
+	writing bool             // a writer goroutine is running
+	closed  bool
+}
+
+// Name is the Engine.IO transport name.
+func (*transport) Name() string { return transports.WEBSOCKET }
+
+// HandlesUpgrades is true for websocket.
+func (*transport) HandlesUpgrades() bool { return true }
+
+// read delivers incoming messages to the engine until the connection ends.
+func (t *transport) read() {
+	defer t.conn.Emit("close")
+	for {
+		if t.idle > 0 {
+			_ = t.conn.SetReadDeadline(time.Now().Add(t.idle))
+		}
+		mt, r, err := t.conn.NextReader()
+		if err != nil {
+			if !ws.IsUnexpectedCloseError(err) && !errors.Is(err, net.ErrClosed) && !ws.IsCloseError(err, ws.CloseNormalClosure, ws.CloseGoingAway, ws.CloseNoStatusReceived) {
+				t.conn.Emit("error", err)
+			}
+			return
+		}
+		var buf types.BufferInterface
+		switch mt {
+		case ws.TextMessage:
+			buf = types.NewStringBuffer(nil)
+		case ws.BinaryMessage:
+			buf = types.NewBytesBuffer(nil)
+		default:
+			continue
+		}
+		if _, err := buf.ReadFrom(r); err != nil {
+			t.conn.Emit("error", err)
+			return
+		}
+		t.OnData(buf)
+	}
+}
+
+// Send queues packets for the writer goroutine and returns at once. The
+// transport stays writable, so the engine hands over each packet as it
+// comes; the writer sends whatever has accumulated in one syscall, then
+// answers each Send with the "drain" the engine counts on.
+func (t *transport) Send(packets []*packet.Packet) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	if len(t.pending)+len(packets) > t.b.opts.MaxQueue {
+		t.closed, t.pending = true, nil
+		t.mu.Unlock()
+		t.OnError("websocket write queue full", errSlowClient)
+		return
+	}
+	t.pending = append(t.pending, packets...)
+	t.drains++
+	start := !t.writing
+	t.writing = true
+	t.mu.Unlock()
+	if start {
+		go t.writeLoop()
+	}
+}
+
+// errSlowClient closes a client that does not read what it is sent.
+var errSlowClient = errors.New("client is not reading; too many packets queued")
+
+// writeLoop writes queued packets until none is left, then exits. With
+// Coalesce set, it waits out the interval after each write, so a busy
+// socket gets one syscall per interval however many packets it receives.
+func (t *transport) writeLoop() {
+	for {
+		t.mu.Lock()
+		batch, drains := t.pending, t.drains
+		t.pending, t.drains = nil, 0
+		if len(batch) == 0 || t.closed {
+			t.writing = false
+			t.mu.Unlock()
+			return
+		}
+		t.mu.Unlock()
+		if err := t.writeBatch(batch); err != nil {
+			t.mu.Lock()
+			t.closed, t.writing, t.pending = true, false, nil
+			t.mu.Unlock()
+			t.OnError("websocket write error", err)
+			return
+		}
+		for range drains {
+			t.Emit("drain")
+		}
+		if t.b.opts.Coalesce > 0 {
+			time.Sleep(t.b.opts.Coalesce)
+		}
+	}
+}
+
+// writeBatch frames every packet and writes them with one writev.
+func (t *transport) writeBatch(batch []*packet.Packet) error {
+	bufs := make(net.Buffers, 0, len(batch))
+	for _, p := range batch {
+		if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
+			bufs = append(bufs, t.b.frames.get(p.Options.WsPreEncodedFrame))
+			continue
+		}
+		data, err := t.Parser().EncodePacket(p, t.SupportsBinary())
+		if err != nil {
+			return err
+		}
+		bufs = append(bufs, frame(data))
+	}
+	nc := t.conn.NetConn()
+	if err := nc.SetWriteDeadline(time.Now().Add(t.b.opts.WriteTimeout)); err != nil {
+		return err
+	}
+	_, err := bufs.WriteTo(nc)
+	return err
+}
+
+// DoClose closes the connection.
+func (t *transport) DoClose(fn types.Callable) {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	defer func() { _ = t.conn.Close() }()
+	if fn != nil {
+		fn()
+	}
+}
+
+// OnClose releases the connection on every close path.
+func (t *transport) OnClose() {
+	t.mu.Lock()
+	t.closed = true
+	t.pending = nil
+	t.mu.Unlock()
+	t.Transport.OnClose()
+	_ = t.conn.Close()
+}
+
+// frame builds one unmasked, unfragmented server frame (RFC 6455 §5.2):
+// text for string buffers, binary otherwise.
+func frame(data types.BufferInterface) []byte {
+	opcode := byte(ws.BinaryMessage)
+	if _, ok := data.(*types.StringBuffer); ok {
+		opcode = byte(ws.TextMessage)
+	}
+	payload := data.Bytes()
+	n := len(payload)
+	var hdr [10]byte
+	hdr[0] = 0x80 | opcode // FIN
+	h := 2
+	switch {
+	case n < 126:
+		hdr[1] = byte(n)
+	case n <= 0xFFFF:
+		hdr[1] = 126
+		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
+		h = 4
+	default:
+		hdr[1] = 127
+		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
+		h = 10
+	}
+	out := make([]byte, h+n)
+	copy(out, hdr[:h])
+	copy(out[h:], payload)
+	return out
+}
+
+// frameCache shares the framed bytes of a broadcast between the sockets it
+// goes to. The engine gives every socket of one broadcast the same
+// pre-encoded buffer, so its identity is the key; a few recent entries
+// cover broadcasts from concurrent senders.
+type frameCache struct {
+	mu      sync.Mutex
+	entries [16]frameEntry
+	next    int
+}
+
+type frameEntry struct {
+	key   types.BufferInterface
+	frame []byte
+}
+
+func (c *frameCache) get(key types.BufferInterface) []byte {
+	c.mu.Lock()
+	for i := range c.entries {
+		if c.entries[i].key == key {
+			f := c.entries[i].frame
+			c.mu.Unlock()
+			return f
+		}
+	}
+	c.mu.Unlock()
+	f := frame(key)
+	c.mu.Lock()
+	c.entries[c.next] = frameEntry{key: key, frame: f}
+	c.next = (c.next + 1) % len(c.entries)
+	c.mu.Unlock()
+	return f
+}
+
+var _ io.Writer = (net.Conn)(nil)
