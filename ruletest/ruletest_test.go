@@ -329,10 +329,9 @@ func write(t *testing.T, dir, name, content string) {
 }
 
 // requireRuleTests makes a shipped config without rule tests fail
-// TestShippedConfigsHaveRuleTests rather than only be logged. It is off
-// while the examples/ configs are still getting their tests (issue 4);
-// turn it on once they all have them.
-const requireRuleTests = false
+// TestShippedConfigsHaveRuleTests rather than only be logged. It is on:
+// config.yaml and every examples/ config ship with their rule tests.
+const requireRuleTests = true
 
 // TestShippedConfigsHaveRuleTests wants a sibling *_test.yaml for
 // config.yaml and for every config under examples/ (a YAML file with a

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestShippedConfigsCheckWithTests runs `eventrouter check --test` on the
+// default config and on every examples/*/config.yaml, as the systemd
+// unit's ExecReload would: each must load, and its rule tests beside it
+// must pass and exercise every rule.
+func TestShippedConfigsCheckWithTests(t *testing.T) {
+	examples, err := filepath.Glob("../../examples/*/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The glob finds new examples; these must be among them, so a moved
+	// directory cannot make the table silently shrink.
+	for _, want := range []string{"auth", "chat-rooms", "publish-api"} {
+		if !slices.Contains(examples, "../../examples/"+want+"/config.yaml") {
+			t.Errorf("examples/%s/config.yaml not found", want)
+		}
+	}
+	configs := append([]string{"../../config.yaml"}, examples...)
+
+	for _, config := range configs {
+		name := strings.TrimPrefix(filepath.ToSlash(config), "../../")
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"check", "--test", "--config", config}, &stdout, &stderr)
+			if code != 0 {
+				t.Fatalf("check --test --config %s: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", name, code, &stdout, &stderr)
+			}
+			out := stdout.String()
+			if !strings.Contains(out, "passed, 0 failed") {
+				t.Errorf("no closing line \"N passed, 0 failed\":\n%s", out)
+			}
+			if strings.Contains(out, "not exercised") {
+				t.Errorf("rules without a case:\n%s", out)
+			}
+			if strings.Contains(out, " 0 passed") {
+				t.Errorf("no case ran:\n%s", out)
+			}
+		})
+	}
+}
