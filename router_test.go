@@ -54,6 +54,13 @@ func boot(t *testing.T, path string) *daemon {
 			t.Errorf("serve: %v", err)
 		}
 	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, e := range logs.All() {
+				t.Logf("daemon log: %s %s %v", e.Level, e.Message, e.ContextMap())
+			}
+		}
+	})
 	return &daemon{URL: "http://" + ln.Addr().String(), Logs: logs}
 }
 
@@ -309,6 +316,21 @@ func TestActionsEndToEnd(t *testing.T) {
 		e := d.Logs.FilterMessage("rule failed").All()[0].ContextMap()
 		if e["rule"] != "boom" || e["event"] != "boom" || e["socket"] == "" {
 			t.Errorf("rule failed log fields %v", e)
+		}
+	})
+
+	t.Run("binary broadcast reaches websocket and polling clients", func(t *testing.T) {
+		a.Connect("bw", d.URL, ws)
+		a.Connect("bp", d.URL, map[string]any{"transports": []string{"polling"}})
+		a.WaitConnect(t, "bw")
+		a.WaitConnect(t, "bp")
+		payload := []byte{7, 0, 255, 1}
+		a.Emit("bw", "relay_bin", payload)
+		for _, id := range []string{"bw", "bp"} {
+			got := a.WaitEvent(t, id, "bin")
+			if want := []any{payload, "tail"}; !reflect.DeepEqual(got.Args, want) {
+				t.Errorf("%s got %#v, want %#v", id, got.Args, want)
+			}
 		}
 	})
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/eventrouter/eventrouter/internal/wire"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"go.uber.org/zap"
@@ -18,12 +19,13 @@ type socketEffects struct {
 	s   *socket.Socket
 	st  *connState
 	ack socket.Ack
+	in  *wire.Args // the event's arguments as sent, for passing them along verbatim
 }
 
 var _ rules.Effects = (*socketEffects)(nil)
 
 func (fx *socketEffects) Emit(event string, args []any) error {
-	return fx.s.Emit(event, toWire(args)...)
+	return fx.s.Emit(event, passAlong(fx.in, args)...)
 }
 
 func (fx *socketEffects) Broadcast(rooms []string, exceptSender bool, event string, args []any) error {
@@ -35,18 +37,18 @@ func (fx *socketEffects) Broadcast(rooms []string, exceptSender bool, event stri
 	case exceptSender:
 		op = fx.s.To(toRooms(rooms)...)
 	case len(rooms) == 0:
-		return fx.s.Nsp().Emit(event, toWire(args)...)
+		return fx.s.Nsp().Emit(event, passAlong(fx.in, args)...)
 	default:
 		op = fx.s.Nsp().To(toRooms(rooms)...)
 	}
-	return op.Emit(event, toWire(args)...)
+	return op.Emit(event, passAlong(fx.in, args)...)
 }
 
 func (fx *socketEffects) Ack(args []any) error {
 	if fx.ack == nil {
 		return nil // the client asked for no acknowledgement
 	}
-	fx.ack(toWire(args), nil)
+	fx.ack(passAlong(fx.in, args), nil)
 	return nil
 }
 

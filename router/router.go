@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eventrouter/eventrouter/internal/wire"
+	"github.com/eventrouter/eventrouter/router/fanout"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
@@ -99,6 +101,8 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 		}
 	}
 	sopts.SetTransports(ts)
+	sopts.SetAdapter(fanout.Builder{})
+	sopts.SetParser(wire.NewParser()) // keeps events' JSON text, so passed-along data stays as sent
 	r.io = socket.NewServer(nil, sopts)
 	r.engine = r.io.ServeHandler(nil)
 	r.sioPath = strings.TrimSuffix(cfg.Path, "/") + "/"

@@ -124,15 +124,20 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 		}
 	}
 	rt := r.rt.Load()
-	ev := r.socketEvent(s, rules.TriggerEvent, name, fromWire(args), ack != nil)
-	res := rt.Rules.Evaluate(ev)
+	args, raw := fromWire(args)
+	defer raw.Release()
+	ev := r.socketEvent(s, rules.TriggerEvent, name, args, ack != nil)
+	buf := results.Get().(*rules.Result)
+	defer results.Put(buf)
+	rt.Rules.EvaluateInto(ev, buf)
+	res := *buf
 	r.logRuleErrors(res, s)
 	r.metrics.event(rt, s.Nsp().Name(), name, res)
 	if len(res.Matched) == 0 && len(res.Errors) == 0 {
 		r.log.Debug("no rule for event", zap.String("event", name), zap.String("namespace", s.Nsp().Name()), zap.String("socket", string(s.Id())))
 		return
 	}
-	fx := &socketEffects{r: r, s: s, st: st, ack: ack}
+	fx := &socketEffects{r: r, s: s, st: st, ack: ack, in: raw}
 	r.execute(context.Background(), rt, fx, res.Actions, name, s)
 }
 

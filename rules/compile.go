@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -25,6 +26,10 @@ type Rule struct {
 
 	when *vm.Program
 	do   []*vm.Program
+	// direct[j] is do[j] as a plain function call, or nil; directArgs
+	// counts the arguments of all of them, allocated together.
+	direct     []*directCall
+	directArgs int
 }
 
 // Ruleset is a whole compiled config: immutable, safe for concurrent use,
@@ -81,6 +86,7 @@ var (
 func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 	rs := &Ruleset{Config: cfg, registry: reg, index: map[ruleKey][]*Rule{}}
 	opts := exprOptions(reg)
+	subCfg := subConfig(opts)
 	names := map[string]int{}
 	namespaces := map[string]bool{}
 	for _, ns := range cfg.Namespaces {
@@ -176,6 +182,11 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 			}
 			checkCalls(ps, reg, prog, r.Kind, fkey, name, field)
 			r.do = append(r.do, prog)
+			dc := newDirectCall(prog, reg, subCfg)
+			r.direct = append(r.direct, dc)
+			if dc != nil {
+				r.directArgs += len(dc.args)
+			}
 		}
 		rs.Rules = append(rs.Rules, r)
 		if r.Kind != 0 {
@@ -189,7 +200,25 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
+	rs.mergeWildcards()
 	return rs, nil
+}
+
+// mergeWildcards adds the "*" rules of each namespace to the rules of
+// every named event there, in file order, so Match is one lookup.
+func (rs *Ruleset) mergeWildcards() {
+	for k, exact := range rs.index {
+		if k.kind != TriggerEvent || k.name == "*" {
+			continue
+		}
+		wild := rs.index[ruleKey{kind: TriggerEvent, ns: k.ns, name: "*"}]
+		if len(wild) == 0 {
+			continue
+		}
+		merged := append(slices.Clone(exact), wild...)
+		slices.SortFunc(merged, func(a, b *Rule) int { return a.Index - b.Index })
+		rs.index[k] = merged
+	}
 }
 
 // exprOptions builds the compile options: the typed Env and every

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 )
 
 // Result is what evaluating one event produced.
@@ -36,7 +37,8 @@ func (e *RuleError) Error() string {
 func (e *RuleError) Unwrap() error { return e.Err }
 
 // Match returns the rules that react to ev, in file order, before their
-// when conditions are checked.
+// when conditions are checked. The slice belongs to the ruleset: do not
+// modify it.
 func (rs *Ruleset) Match(ev *Event) []*Rule {
 	ns := ev.Namespace
 	if ns == "" && ev.Kind != TriggerHTTP {
@@ -44,17 +46,11 @@ func (rs *Ruleset) Match(ev *Event) []*Rule {
 	}
 	switch ev.Kind {
 	case TriggerEvent:
-		exact := rs.index[ruleKey{kind: TriggerEvent, ns: ns, name: ev.Name}]
-		any := rs.index[ruleKey{kind: TriggerEvent, ns: ns, name: "*"}]
-		if len(any) == 0 {
+		// Named events' lists already hold the namespace's "*" rules.
+		if exact, ok := rs.index[ruleKey{kind: TriggerEvent, ns: ns, name: ev.Name}]; ok {
 			return exact
 		}
-		if len(exact) == 0 {
-			return any
-		}
-		merged := append(slices.Clone(exact), any...)
-		slices.SortFunc(merged, func(a, b *Rule) int { return a.Index - b.Index })
-		return merged
+		return rs.index[ruleKey{kind: TriggerEvent, ns: ns, name: "*"}]
 	case TriggerConnection, TriggerDisconnect:
 		return rs.index[ruleKey{kind: ev.Kind, ns: ns}]
 	case TriggerHTTP:
@@ -63,20 +59,62 @@ func (rs *Ruleset) Match(ev *Event) []*Rule {
 	return nil
 }
 
+// evalState is what one evaluation needs besides its result: a VM and the
+// expression environment, pooled so evaluating allocates neither.
+type evalState struct {
+	vm  vm.VM
+	env Env
+}
+
+var evalStates = sync.Pool{New: func() any { return new(evalState) }}
+
 // Evaluate runs every rule that matches ev and returns the actions they
 // yield. It has no side effects: executing the actions is the router's job.
 // A `set` action is visible to later rules of the same event as
 // socket.state, and join/leave as socket.rooms.
 func (rs *Ruleset) Evaluate(ev *Event) Result {
 	var res Result
+	rs.evaluate(ev, &res, false)
+	return res
+}
+
+// EvaluateInto is Evaluate for the router's hot path. It resets *res and
+// fills it, reusing the memory of its slices, so a caller that keeps one
+// Result per goroutine or connection evaluates an event without
+// allocating beyond the arguments of the actions. It also leaves work that
+// only executing an action needs to the action's executor: a log action
+// carries its values in Args and has an empty Message until its executor
+// formats it (see Function.BuildAction). Actions are otherwise those
+// Evaluate returns.
+func (rs *Ruleset) EvaluateInto(ev *Event, res *Result) {
+	clear(res.Actions)
+	clear(res.Errors)
+	res.Actions, res.Matched, res.Errors = res.Actions[:0], res.Matched[:0], res.Errors[:0]
+	rs.evaluate(ev, res, true)
+}
+
+func (rs *Ruleset) evaluate(ev *Event, res *Result, deferred bool) {
 	matched := rs.Match(ev)
 	if len(matched) == 0 {
-		return res
+		return
 	}
-	env := rs.env(ev)
+	if res.Actions == nil {
+		n := 0
+		for _, r := range matched {
+			n += len(r.do)
+		}
+		res.Actions = make([]Action, 0, n)
+	}
+	s := evalStates.Get().(*evalState)
+	defer func() {
+		s.env = Env{}
+		evalStates.Put(s)
+	}()
+	env := &s.env
+	rs.fillEnv(env, ev)
 	for _, r := range matched {
 		if r.when != nil {
-			ok, err := expr.Run(r.when, env)
+			ok, err := s.vm.Run(r.when, env)
 			if err != nil {
 				res.Errors = append(res.Errors, &RuleError{Rule: r.Name, Field: "when", Event: ev.Name, Err: err})
 				continue
@@ -87,26 +125,40 @@ func (rs *Ruleset) Evaluate(ev *Event) Result {
 		}
 		res.Matched = append(res.Matched, r.Name)
 		mark := len(res.Actions)
+		var slab []any // the arguments of r's direct calls
 		for j, prog := range r.do {
-			out, err := expr.Run(prog, env)
-			if err == nil {
-				res.Actions, err = appendActions(res.Actions, out, r.Name)
+			var err error
+			if dc := r.direct[j]; dc != nil {
+				var args []any
+				if n := len(dc.args); n > 0 {
+					if slab == nil {
+						slab = make([]any, r.directArgs)
+					}
+					args, slab = slab[:n:n], slab[n:]
+				}
+				res.Actions, err = dc.run(s, args, deferred, res.Actions, r.Name)
+			} else {
+				var out any
+				out, err = s.vm.Run(prog, env)
+				if err == nil {
+					res.Actions, err = appendActions(res.Actions, out, r.Name)
+				}
 			}
 			if err != nil {
 				res.Errors = append(res.Errors, &RuleError{Rule: r.Name, Field: fmt.Sprintf("do[%d]", j), Event: ev.Name, Err: err})
 				// The rule's actions are all or nothing.
+				clear(res.Actions[mark:])
 				res.Actions = res.Actions[:mark]
 				break
 			}
 		}
 		applyOverlay(env, res.Actions[mark:])
 	}
-	return res
 }
 
-// env builds the expression environment for ev.
-func (rs *Ruleset) env(ev *Event) *Env {
-	env := &Env{
+// fillEnv sets env to the expression environment for ev.
+func (rs *Ruleset) fillEnv(env *Env, ev *Event) {
+	*env = Env{
 		Event:     ev.Name,
 		Namespace: ev.Namespace,
 		Args:      ev.Args,
@@ -129,7 +181,6 @@ func (rs *Ruleset) env(ev *Event) *Env {
 	if len(ev.Args) > 0 {
 		env.Data = ev.Args[0]
 	}
-	return env
 }
 
 // appendActions adds what one do item yielded.

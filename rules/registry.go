@@ -54,6 +54,16 @@ type Function struct {
 	Types []any
 	// Build runs when an expression calls the function.
 	Build func(args ...any) (any, error)
+	// BuildAction, when set, is the allocation-free form of Build for a
+	// function that builds one Action: it fills *dst, which starts zero.
+	// args is a slice of this call's own that the action may keep (as
+	// Args, for instance). Evaluation uses it when a do item is a plain
+	// call of the function. With deferred true the function may leave work
+	// that only executing the action needs to the executor, as log leaves
+	// formatting its message; Evaluate passes false, so its actions are
+	// complete values, and EvaluateInto passes true. A Function with
+	// BuildAction and no Build gets a Build derived from it.
+	BuildAction func(dst *Action, args []any, deferred bool) error
 	// Triggers restricts the rules that may call it; zero means any.
 	Triggers TriggerKind
 }
@@ -113,7 +123,7 @@ func (r *Registry) Register(p Plugin) error {
 		if _, dup := r.funcs[f.Name]; dup || own[f.Name] {
 			return fmt.Errorf("register plugin %q: function %s is already registered", p.Name, f.Name)
 		}
-		if len(f.Types) == 0 || f.Build == nil {
+		if len(f.Types) == 0 || (f.Build == nil && f.BuildAction == nil) {
 			return fmt.Errorf("register plugin %q: function %s needs Types and Build", p.Name, f.Name)
 		}
 		for _, typ := range f.Types {
@@ -140,6 +150,11 @@ func (r *Registry) Register(p Plugin) error {
 	// what the registry holds.
 	p.Functions = slices.Clone(p.Functions)
 	p.Kinds = slices.Clone(p.Kinds)
+	for i := range p.Functions {
+		if f := &p.Functions[i]; f.Build == nil {
+			f.Build = buildFrom(f.BuildAction)
+		}
+	}
 	pp := &p
 	r.plugins[p.Name] = pp
 	for i := range pp.Functions {
@@ -214,5 +229,16 @@ func corePlugin() Plugin {
 				return Spread(list), nil
 			},
 		}},
+	}
+}
+
+// buildFrom derives Build from BuildAction.
+func buildFrom(build func(*Action, []any, bool) error) func(args ...any) (any, error) {
+	return func(args ...any) (any, error) {
+		var a Action
+		if err := build(&a, args, false); err != nil {
+			return nil, err
+		}
+		return a, nil
 	}
 }

@@ -25,12 +25,13 @@ func Plugin() rules.Plugin {
 		return rules.Function{
 			Name: name, Usage: usage, Doc: doc, Triggers: rules.SocketTriggers | rules.TriggerHTTP,
 			Types: []any{new(func(string, ...any) rules.Action)},
-			Build: func(args ...any) (any, error) {
+			BuildAction: func(a *rules.Action, args []any, _ bool) error {
 				ev, _ := args[0].(string)
 				if ev == "" {
-					return nil, fmt.Errorf("%s: event name is empty", name)
+					return fmt.Errorf("%s: event name is empty", name)
 				}
-				return rules.Action{Kind: kind, Event: ev, Args: rules.Flatten(args[1:])}, nil
+				a.Kind, a.Event, a.Args = kind, ev, rules.Flatten(args[1:])
+				return nil
 			},
 		}
 	}
@@ -38,16 +39,17 @@ func Plugin() rules.Plugin {
 		return rules.Function{
 			Name: name, Usage: usage, Doc: doc, Triggers: rules.SocketTriggers | rules.TriggerHTTP,
 			Types: []any{new(func(string, string, ...any) rules.Action), new(func([]any, string, ...any) rules.Action), new(func([]string, string, ...any) rules.Action)},
-			Build: func(args ...any) (any, error) {
+			BuildAction: func(a *rules.Action, args []any, _ bool) error {
 				rooms, err := Rooms(args[0])
 				if err != nil {
-					return nil, fmt.Errorf("%s: %w", name, err)
+					return fmt.Errorf("%s: %w", name, err)
 				}
 				ev, _ := args[1].(string)
 				if ev == "" {
-					return nil, fmt.Errorf("%s: event name is empty", name)
+					return fmt.Errorf("%s: event name is empty", name)
 				}
-				return rules.Action{Kind: kind, Rooms: rooms, Event: ev, Args: rules.Flatten(args[2:])}, nil
+				a.Kind, a.Rooms, a.Event, a.Args = kind, rooms, ev, rules.Flatten(args[2:])
+				return nil
 			},
 		}
 	}
@@ -70,7 +72,10 @@ func Plugin() rules.Plugin {
 				Name: "reply", Usage: "reply(args...)", Doc: "answers the client's acknowledgement callback with args; ignored when the client asked for none.",
 				Triggers: rules.TriggerEvent,
 				Types:    []any{new(func(...any) rules.Action)},
-				Build:    func(args ...any) (any, error) { return rules.Action{Kind: KindReply, Args: rules.Flatten(args)}, nil },
+				BuildAction: func(a *rules.Action, args []any, _ bool) error {
+					a.Kind, a.Args = KindReply, rules.Flatten(args)
+					return nil
+				},
 			},
 		},
 		Kinds: []string{KindEmit, KindBroadcast, KindBroadcastOthers, KindTo, KindToOthers, KindReply},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/eventrouter/eventrouter/internal/rawjson"
 	"github.com/eventrouter/eventrouter/rules"
 )
 
@@ -23,30 +24,62 @@ func Plugin() rules.Plugin {
 			{
 				Name: "log", Usage: "log(values...)", Doc: "logs the values at info level.",
 				Types: []any{new(func(...any) rules.Action)},
-				Build: func(args ...any) (any, error) {
-					return rules.Action{Kind: Kind, Level: "info", Message: Format(args)}, nil
+				BuildAction: func(a *rules.Action, args []any, deferred bool) error {
+					build(a, "info", args, deferred)
+					return nil
 				},
 			},
 			{
 				Name: "log_at", Usage: "log_at(level, values...)", Doc: "logs the values at level debug, info, warn or error.",
 				Types: []any{new(func(string, ...any) rules.Action)},
-				Build: func(args ...any) (any, error) {
+				BuildAction: func(a *rules.Action, args []any, deferred bool) error {
 					level, _ := args[0].(string)
 					switch level {
 					case "debug", "info", "warn", "error":
 					default:
-						return nil, fmt.Errorf("log_at: level %q is not debug, info, warn or error", level)
+						return fmt.Errorf("log_at: level %q is not debug, info, warn or error", level)
 					}
-					return rules.Action{Kind: Kind, Level: level, Message: Format(args[1:])}, nil
+					build(a, level, args[1:], deferred)
+					return nil
 				},
 			},
 		},
 		Kinds: []string{Kind},
 		Executor: rules.ExecutorFunc(func(_ context.Context, fx rules.Effects, a rules.Action) error {
-			fx.Log(a.Rule, a.Level, a.Message)
+			fx.Log(a.Rule, a.Level, Message(a))
 			return nil
 		}),
 	}
+}
+
+// build fills a log action. Deferred, it keeps the values in Args and
+// leaves formatting them to the executor, so evaluating a rule that logs
+// its payload costs no JSON encoding; the line logged is the same.
+func build(a *rules.Action, level string, values []any, deferred bool) {
+	a.Kind, a.Level = Kind, level
+	if deferred && !plain(values) {
+		a.Args = values
+		return
+	}
+	a.Message = Format(values)
+}
+
+// plain reports whether values format without work: no values or one string.
+func plain(values []any) bool {
+	if len(values) == 0 {
+		return true
+	}
+	_, ok := values[0].(string)
+	return len(values) == 1 && ok
+}
+
+// Message returns the line a log action writes: its Message, or its values
+// formatted when evaluation deferred that (rules.Ruleset.EvaluateInto).
+func Message(a rules.Action) string {
+	if a.Message == "" && len(a.Args) > 0 {
+		return Format(a.Args)
+	}
+	return a.Message
 }
 
 // Format joins values the way console.log does: strings verbatim, anything
@@ -70,6 +103,10 @@ func Format(args []any) string {
 		case []byte:
 			fmt.Fprintf(&b, "<Buffer %d bytes>", len(v))
 		default:
+			if raw, ok := rawjson.Lookup(v); ok {
+				b.Write(raw) // passed along from a client: as it was sent, key order included
+				break
+			}
 			out, err := json.Marshal(v)
 			if err != nil {
 				fmt.Fprintf(&b, "%v", v)

@@ -19,13 +19,13 @@ func Plugin() rules.Plugin {
 			Name: "reject", Usage: "reject(message[, data])", Doc: "refuses the connection with message and optional data.",
 			Triggers: rules.TriggerConnection,
 			Types:    []any{new(func(string) rules.Action), new(func(string, any) rules.Action)},
-			Build: func(args ...any) (any, error) {
+			BuildAction: func(a *rules.Action, args []any, _ bool) error {
 				msg, _ := args[0].(string)
-				a := rules.Action{Kind: Kind, Message: msg}
+				a.Kind, a.Message = Kind, msg
 				if len(args) > 1 {
 					a.Value = args[1]
 				}
-				return a, nil
+				return nil
 			},
 		}},
 		Kinds: []string{Kind},

@@ -20,12 +20,12 @@ func Plugin() rules.Plugin {
 			Name: "respond", Usage: "respond(status, body[, headers])", Doc: "answers the request with status, body and optional headers.",
 			Triggers: rules.TriggerHTTP,
 			Types:    []any{new(func(int, any) rules.Action), new(func(int, any, map[string]any) rules.Action)},
-			Build: func(args ...any) (any, error) {
+			BuildAction: func(a *rules.Action, args []any, _ bool) error {
 				status, _ := args[0].(int)
 				if status < 100 || status > 599 {
-					return nil, fmt.Errorf("respond: status %d is not an HTTP status", status)
+					return fmt.Errorf("respond: status %d is not an HTTP status", status)
 				}
-				a := rules.Action{Kind: Kind, Status: status, Body: args[1]}
+				a.Kind, a.Status, a.Body = Kind, status, args[1]
 				if len(args) > 2 {
 					hm, _ := args[2].(map[string]any)
 					a.Headers = make(map[string]string, len(hm))
@@ -33,7 +33,7 @@ func Plugin() rules.Plugin {
 						a.Headers[k] = fmt.Sprint(v)
 					}
 				}
-				return a, nil
+				return nil
 			},
 		}},
 		Kinds: []string{Kind},

@@ -21,12 +21,13 @@ func Plugin() rules.Plugin {
 		return rules.Function{
 			Name: name, Usage: usage, Doc: doc, Triggers: rules.TriggerEvent | rules.TriggerConnection,
 			Types: []any{new(func(string) rules.Action), new(func([]any) rules.Action), new(func([]string) rules.Action)},
-			Build: func(args ...any) (any, error) {
+			BuildAction: func(a *rules.Action, args []any, _ bool) error {
 				rooms, err := emit.Rooms(args[0])
 				if err != nil {
-					return nil, fmt.Errorf("%s: %w", name, err)
+					return fmt.Errorf("%s: %w", name, err)
 				}
-				return rules.Action{Kind: kind, Rooms: rooms}, nil
+				a.Kind, a.Rooms = kind, rooms
+				return nil
 			},
 		}
 	}

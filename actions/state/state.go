@@ -20,12 +20,13 @@ func Plugin() rules.Plugin {
 			Name: "set", Usage: "set(key, value)", Doc: "stores value under key in the socket's state.",
 			Triggers: rules.TriggerEvent | rules.TriggerConnection,
 			Types:    []any{new(func(string, any) rules.Action)},
-			Build: func(args ...any) (any, error) {
+			BuildAction: func(a *rules.Action, args []any, _ bool) error {
 				key, _ := args[0].(string)
 				if key == "" {
-					return nil, fmt.Errorf("set: key is empty")
+					return fmt.Errorf("set: key is empty")
 				}
-				return rules.Action{Kind: Kind, Key: key, Value: args[1]}, nil
+				a.Kind, a.Key, a.Value = Kind, key, args[1]
+				return nil
 			},
 		}},
 		Kinds: []string{Kind},

@@ -108,6 +108,9 @@ type Report struct {
 	AckID int `json:"ack_id"`
 	// Args are the event or ack arguments.
 	Args []any `json:"args"`
+	// RawArgs is JSON.stringify of the event or ack arguments as the client
+	// parsed them: it shows the key order the server sent.
+	RawArgs string `json:"raw_args"`
 	// Data is the connect_error data (err.data) or disconnect details.
 	Data any `json:"data"`
 	// Raw is the line as received from the agent.
@@ -433,7 +436,8 @@ func (a *Agent) Connect(id, url string, opts map[string]any) {
 }
 
 // Emit sends event with args on socket id, without an ack. []byte args (also
-// nested in []any / map[string]any) are sent as binary.
+// nested in []any / map[string]any) are sent as binary. A json.RawMessage
+// arg is sent as that JSON, keys in its order.
 func (a *Agent) Emit(id, event string, args ...any) {
 	a.Send(map[string]any{"op": "emit", "id": id, "event": event, "args": encodeArgs(args)})
 }

@@ -105,9 +105,9 @@ type transport struct {
 	idle time.Duration
 
 	mu      sync.Mutex
-	pending []*packet.Packet // packets waiting for the writer
-	drains  int              // Send calls whose packets are pending
-	writing bool             // a writer goroutine is running
+	pending net.Buffers // framed packets waiting for the writer
+	drains  int         // Send calls whose packets are pending
+	writing bool        // a writer goroutine is running
 	closed  bool
 }
 
@@ -153,25 +153,67 @@ func (t *transport) read() {
 // comes; the writer sends whatever has accumulated in one syscall, then
 // answers each Send with the "drain" the engine counts on.
 func (t *transport) Send(packets []*packet.Packet) {
+	frames := make([][]byte, 0, len(packets))
+	for _, p := range packets {
+		if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
+			frames = append(frames, t.b.frames.get(p.Options.WsPreEncodedFrame))
+			continue
+		}
+		data, err := t.Parser().EncodePacket(p, t.SupportsBinary())
+		if err != nil {
+			t.OnError("websocket encode error", err)
+			return
+		}
+		frames = append(frames, frame(data))
+	}
+	t.enqueue(frames, true)
+}
+
+// enqueue adds framed packets for the writer; drain says whether they
+// came from an engine Send, which expects one "drain" back.
+func (t *transport) enqueue(frames [][]byte, drain bool) bool {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
-		return
+		return false
 	}
-	if len(t.pending)+len(packets) > t.b.opts.MaxQueue {
+	if len(t.pending)+len(frames) > t.b.opts.MaxQueue {
 		t.closed, t.pending = true, nil
 		t.mu.Unlock()
 		t.OnError("websocket write queue full", errSlowClient)
-		return
+		return false
 	}
-	t.pending = append(t.pending, packets...)
-	t.drains++
+	t.pending = append(t.pending, frames...)
+	if drain {
+		t.drains++
+	}
 	start := !t.writing
 	t.writing = true
 	t.mu.Unlock()
 	if start {
 		go t.writeLoop()
 	}
+	return true
+}
+
+// Deliver queues one complete websocket frame (see TextFrame) on tr when
+// tr is an open transport of this package, and reports whether it did.
+// Broadcasts use it to skip the engine's per-socket write path; anything
+// else, such as a socket still on polling, takes the engine's path.
+func Deliver(tr transports.Transport, frame []byte) bool {
+	t, ok := tr.(*transport)
+	if !ok || t.ReadyState() != "open" {
+		return false
+	}
+	return t.enqueue([][]byte{frame}, false)
+}
+
+// TextFrame frames an Engine.IO message packet ("4" + payload) as one
+// websocket text frame, ready for Deliver to many sockets.
+func TextFrame(payload []byte) []byte {
+	buf := types.NewStringBufferString("4")
+	_, _ = buf.Write(payload)
+	return frame(buf)
 }
 
 // errSlowClient closes a client that does not read what it is sent.
@@ -207,25 +249,13 @@ func (t *transport) writeLoop() {
 	}
 }
 
-// writeBatch frames every packet and writes them with one writev.
-func (t *transport) writeBatch(batch []*packet.Packet) error {
-	bufs := make(net.Buffers, 0, len(batch))
-	for _, p := range batch {
-		if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
-			bufs = append(bufs, t.b.frames.get(p.Options.WsPreEncodedFrame))
-			continue
-		}
-		data, err := t.Parser().EncodePacket(p, t.SupportsBinary())
-		if err != nil {
-			return err
-		}
-		bufs = append(bufs, frame(data))
-	}
+// writeBatch writes framed packets with one writev.
+func (t *transport) writeBatch(batch net.Buffers) error {
 	nc := t.conn.NetConn()
 	if err := nc.SetWriteDeadline(time.Now().Add(t.b.opts.WriteTimeout)); err != nil {
 		return err
 	}
-	_, err := bufs.WriteTo(nc)
+	_, err := batch.WriteTo(nc)
 	return err
 }
 

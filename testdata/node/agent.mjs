@@ -18,9 +18,13 @@
 //   {"type":"connect","id","sid","transport"}
 //   {"type":"connect_error","id","message","data"}
 //   {"type":"disconnect","id","reason"}
-//   {"type":"event","id","event","args":[...]}        ("ack_id" present if the server wants an ack)
+//   {"type":"event","id","event","args":[...],"raw_args":"[...]"}  ("ack_id" present if the server wants an ack)
 //   {"type":"upgrade","id","transport"}
-//   {"type":"ack","id","seq","args":[...]} / {"type":"ack_timeout","id","seq","message"}
+//   {"type":"ack","id","seq","args":[...],"raw_args":"[...]"} / {"type":"ack_timeout","id","seq","message"}
+//
+// raw_args is JSON.stringify of the arguments as socket.io-client parsed
+// them, so it shows the key order the server sent (a Buffer shows as
+// {"type":"Buffer",...}).
 //   {"type":"pong","seq"}
 //   {"type":"error","id","seq","message"}
 //
@@ -80,6 +84,15 @@ function encode(v, seen = new WeakSet()) {
   }
   seen.delete(v);
   return out;
+}
+
+// rawArgs is JSON.stringify(args), or undefined when it cannot be.
+function rawArgs(args) {
+  try {
+    return JSON.stringify(args);
+  } catch {
+    return undefined;
+  }
 }
 
 // decode converts the JSON form back: {"$bin": base64} -> Buffer.
@@ -161,6 +174,7 @@ function doConnect(cmd) {
       r.ack_id = ackId;
     }
     r.args = encode(args);
+    r.raw_args = rawArgs(args);
     report(r);
   });
 }
@@ -187,7 +201,7 @@ function doEmit(cmd) {
     if (err) {
       report({ type: "ack_timeout", id, seq, message: String(err.message || err) });
     } else {
-      report({ type: "ack", id, seq, args: encode(resp) });
+      report({ type: "ack", id, seq, args: encode(resp), raw_args: rawArgs(resp) });
     }
   });
 }
