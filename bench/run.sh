@@ -17,7 +17,7 @@
 #   IDLE=2000 bench/run.sh       fewer idle/connect clients
 #
 # Other knobs (env): CLIENTS, RATES, STEP, LAT_STEP, CONNECT_N, OUT,
-# SERVERS (default "eventrouter node"), NO_REPORT=1 (skip BENCHMARKS.md).
+# SERVERS (default "eventrouter node yardstick"), NO_REPORT=1 (skip BENCHMARKS.md).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,7 +40,7 @@ else
 	IDLE=${IDLE:-10000}
 fi
 CONNECT_N=${CONNECT_N:-$IDLE}
-SERVERS=${SERVERS:-eventrouter node}
+SERVERS=${SERVERS:-eventrouter node yardstick}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$ROOT/bin/bench-results/$STAMP}
 SVG=bench/p99-vs-rate.svg
@@ -69,6 +69,7 @@ log "building into bin/"
 go build -o bin/eventrouter ./cmd/eventrouter
 go build -o bin/eventrouter-bench ./cmd/eventrouter-bench
 go build -o bin/bench-plot ./bench/plot
+go build -o bin/yardstick ./bench/yardstick
 NODE_DIR=bench/node-reference
 if [[ " $SERVERS " == *" node "* ]]; then
 	command -v node >/dev/null || die "node is required for the reference server"
@@ -95,6 +96,9 @@ start_server() {
 		;;
 	node)
 		PORT=$PORT taskset -c "$SERVER_CPU" node "$NODE_DIR/server.js" >>"$OUT/$name.log" 2>&1 &
+		;;
+	yardstick)
+		taskset -c "$SERVER_CPU" bin/yardstick --listen "127.0.0.1:$PORT" >>"$OUT/$name.log" 2>&1 &
 		;;
 	*) die "unknown server $name" ;;
 	esac
@@ -204,6 +208,7 @@ for name in $SERVERS; do
 	case $name in
 	eventrouter) servers_arg+="eventrouter=eventrouter (config.yaml)," ;;
 	node) servers_arg+="node=Node: Express + socket.io $(node -p 'require("./'$NODE_DIR'/node_modules/socket.io/package.json").version' 2>/dev/null)," ;;
+	yardstick) servers_arg+="yardstick=bare gorilla/websocket hub (the yardstick)," ;;
 	*) servers_arg+="$name," ;;
 	esac
 done

@@ -11,6 +11,7 @@ type Config struct {
 	SocketIO   SocketIOConfig `koanf:"socketio" doc:"Socket.IO and Engine.IO settings"`
 	Namespaces []string       `koanf:"namespaces" doc:"the Socket.IO namespaces clients may join"`
 	Log        LogConfig      `koanf:"log" doc:"logging"`
+	Runtime    RuntimeConfig  `koanf:"runtime" doc:"Go runtime memory settings"`
 	Vars       map[string]any `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
 	Rules      []RuleSpec     `koanf:"rules" doc:"the event rules, evaluated in file order"`
 }
@@ -55,6 +56,13 @@ type LogConfig struct {
 	Format string `koanf:"format" doc:"console or json"`
 }
 
+// RuntimeConfig tunes the Go garbage collector, trading CPU for memory.
+// Both apply at start and on reload.
+type RuntimeConfig struct {
+	GCPercent   int      `koanf:"gc_percent" doc:"GOGC: heap growth allowed between collections, in percent; lower uses less memory and more CPU"`
+	MemoryLimit ByteSize `koanf:"memory_limit" doc:"GOMEMLIMIT: a soft memory limit the collector works to stay under; 0 means none"`
+}
+
 // RuleSpec is one rule as written in the config file.
 type RuleSpec struct {
 	Name        string   `koanf:"name" doc:"unique rule name"`
@@ -88,5 +96,6 @@ func Defaults() Config {
 		},
 		Namespaces: []string{"/"},
 		Log:        LogConfig{Level: "info", Format: "console"},
+		Runtime:    RuntimeConfig{GCPercent: 100},
 	}
 }

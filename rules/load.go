@@ -460,6 +460,12 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 			ps.add(fmt.Sprintf("socketio.transports[%d]", i), "", "socketio.transports: unknown transport %q%s", tr, didYouMean(tr, []string{"polling", "websocket"}))
 		}
 	}
+	if cfg.Runtime.GCPercent < 10 {
+		ps.add("runtime.gc_percent", "", "runtime.gc_percent: %d is too low; use 10 or more (100 is Go's default)", cfg.Runtime.GCPercent)
+	}
+	if cfg.Runtime.MemoryLimit < 0 {
+		ps.add("runtime.memory_limit", "", "runtime.memory_limit: must not be negative")
+	}
 	if cfg.SocketIO.MaxQueue <= 0 {
 		ps.add("socketio.max_queue", "", "socketio.max_queue: must be positive")
 	}

@@ -28,6 +28,7 @@ func TestSustained(t *testing.T) {
 		{"exactly the bound passes", []Step{step(5000, 100, 0)}, 5000, false},
 		{"loss fails a fast step", []Step{step(5000, 10, 0), step(10000, 20, 0.01)}, 5000, true},
 		{"first fails", []Step{step(5000, 150, 0)}, 0, true},
+		{"a pass above a failure does not count", []Step{step(5000, 10, 0), step(10000, 150, 0), step(25000, 20, 0)}, 5000, true},
 	}
 	for _, tt := range tests {
 		got, bounded := Sustained(tt.steps)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"math"
+	"runtime/debug"
 	"context"
 	"errors"
 	"flag"
@@ -56,6 +58,7 @@ Flags:
 		fmt.Fprintf(stderr, "eventrouter: config %s is invalid:\n%v\n", *configPath, err)
 		return 1
 	}
+	applyRuntime(rs.Config.Runtime)
 	level := zap.NewAtomicLevel()
 	log, err := newLogger(rs.Config.Log, level, stderr)
 	if err != nil {
@@ -189,6 +192,7 @@ func (d *daemon) reload(trigger string) error {
 	if err != nil || !changed {
 		return err
 	}
+	applyRuntime(d.r.Runtime().Rules.Config.Runtime)
 	c := d.r.Runtime().Rules.Config.Log
 	if l, err := zapcore.ParseLevel(c.Level); err == nil && l != d.level.Level() {
 		d.log.Info("log level changed", zap.Stringer("from", d.level.Level()), zap.Stringer("to", l))
@@ -257,4 +261,15 @@ func newLogger(c rules.LogConfig, level zap.AtomicLevel, out io.Writer) (*zap.Lo
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(out)), level)
 	return zap.New(core), nil
+}
+
+// applyRuntime applies the config's garbage-collector settings to the
+// process.
+func applyRuntime(c rules.RuntimeConfig) {
+	debug.SetGCPercent(c.GCPercent)
+	if c.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(c.MemoryLimit))
+	} else {
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
 }

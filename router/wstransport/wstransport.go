@@ -109,6 +109,10 @@ type transport struct {
 	drains  int         // Send calls whose packets are pending
 	writing bool        // a writer goroutine is running
 	closed  bool
+
+	inMu     sync.Mutex
+	inbox    []types.BufferInterface // messages waiting for the engine
+	handling bool                    // a handler goroutine is running
 }
 
 // Name is the Engine.IO transport name.
@@ -144,7 +148,41 @@ func (t *transport) read() {
 			t.conn.Emit("error", err)
 			return
 		}
-		t.OnData(buf)
+		t.deliver(buf)
+	}
+}
+
+// deliver hands an incoming message to the engine on a short-lived
+// goroutine, in arrival order. Handling a message runs the engine, the
+// Socket.IO parser and the rules, which grows a goroutine's stack to
+// several KB; doing it off the reader keeps the reader's stack small for
+// the connection's whole life, which is most of an idle connection's cost.
+func (t *transport) deliver(buf types.BufferInterface) {
+	t.inMu.Lock()
+	t.inbox = append(t.inbox, buf)
+	start := !t.handling
+	t.handling = true
+	t.inMu.Unlock()
+	if start {
+		go t.handle()
+	}
+}
+
+// handle passes queued messages to the engine until none is left.
+func (t *transport) handle() {
+	for {
+		t.inMu.Lock()
+		batch := t.inbox
+		t.inbox = nil
+		if len(batch) == 0 {
+			t.handling = false
+			t.inMu.Unlock()
+			return
+		}
+		t.inMu.Unlock()
+		for _, buf := range batch {
+			t.OnData(buf)
+		}
 	}
 }
 
