@@ -261,8 +261,9 @@ EOF
   \`receive_message\`. Each payload carries a sequence number and the send
   time (Unix ns); receivers compute latency against their own clock (same
   process). Percentiles are exact (all samples sorted, nearest rank).
-- **Sustained** is the highest offered rate whose p99 ≤ 100 ms with at most
-  0.1 % of deliveries lost. Lost = expected − received once the senders stop
+- **Sustained** is the highest offered rate up to which every step of the
+  sweep kept p99 ≤ 100 ms with at most 0.1 % of deliveries lost (a step that
+  passes above a failing one does not count). Lost = expected − received once the senders stop
   and a drain time ($DRAIN) has passed. "≥" means no tried rate failed.
   The sweep stops after a step whose p99 exceeds 1 s or loses over 10 %.
 - **p50 / p99 at 25k** is a separate run: 2 s warm-up, then $LAT_STEP at
@@ -278,5 +279,6 @@ EOF
   \`bench/run.sh\` (\`QUICK=1\` for a quick look, \`IDLE=2000\` for fewer idle
   clients).
 EOF
+	cat bench/analysis.md
 } >BENCHMARKS.md
 log "wrote BENCHMARKS.md and $SVG"
