@@ -13,14 +13,11 @@ import (
 // fromWire converts what the Socket.IO parser decoded into plain values for
 // the rules: binary attachments become []byte, wherever they are. It also
 // returns the arguments' JSON text as the client sent it, which the wire
-// parser keeps for plain-text events (nil for binary ones), with their
-// objects and arrays registered for log lines; the caller releases it once
-// the event's actions have run.
+// parser keeps for plain-text events (nil for binary ones).
 func fromWire(args []any) ([]any, *wire.Args) {
 	args, raw := wire.Split(args)
 	if raw != nil {
 		// A plain-text packet holds no binary: nothing to convert.
-		raw.Register()
 		return args, raw
 	}
 	for i, a := range args {

@@ -26,6 +26,5 @@ func BenchmarkPassAlong(b *testing.B) {
 		if out[0] == args[0] {
 			b.Fatal("not passed along")
 		}
-		raw.Release()
 	}
 }

@@ -22,7 +22,10 @@ type socketEffects struct {
 	in  *wire.Args // the event's arguments as sent, for passing them along verbatim
 }
 
-var _ rules.Effects = (*socketEffects)(nil)
+var (
+	_ rules.Effects  = (*socketEffects)(nil)
+	_ rules.RawTexts = (*socketEffects)(nil)
+)
 
 func (fx *socketEffects) Emit(event string, args []any) error {
 	return fx.s.Emit(event, passAlong(fx.in, args)...)
@@ -75,6 +78,14 @@ func (fx *socketEffects) Respond(int, any, map[string]string) error {
 
 func (fx *socketEffects) Reject(string, any) error {
 	return fmt.Errorf("reject: %w", errNotHere)
+}
+
+// RawJSON returns the text an incoming object or array arrived as.
+func (fx *socketEffects) RawJSON(v any) ([]byte, bool) {
+	if t := fx.in.Match(-1, v); t != nil {
+		return t.RawJSON(), true
+	}
+	return nil, false
 }
 
 func (fx *socketEffects) Log(rule, level, message string) {

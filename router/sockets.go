@@ -125,7 +125,6 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 	}
 	rt := r.rt.Load()
 	args, raw := fromWire(args)
-	defer raw.Release()
 	ev := r.socketEvent(s, rules.TriggerEvent, name, args, ack != nil)
 	buf := results.Get().(*rules.Result)
 	defer results.Put(buf)

@@ -48,6 +48,15 @@ type Effects interface {
 	Log(rule, level, message string)
 }
 
+// RawTexts is implemented by Effects that know the JSON text the event's
+// incoming values arrived as. Executors may use it to show a value passed
+// along unchanged exactly as its sender wrote it (the log action does).
+type RawTexts interface {
+	// RawJSON returns the text v, an object or array of the event's
+	// arguments (by identity), arrived as.
+	RawJSON(v any) ([]byte, bool)
+}
+
 // Executor carries out actions of the kinds a plugin builds.
 type Executor interface {
 	Execute(ctx context.Context, fx Effects, a Action) error

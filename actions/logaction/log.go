@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/eventrouter/eventrouter/internal/rawjson"
 	"github.com/eventrouter/eventrouter/rules"
 )
 
@@ -46,7 +45,11 @@ func Plugin() rules.Plugin {
 		},
 		Kinds: []string{Kind},
 		Executor: rules.ExecutorFunc(func(_ context.Context, fx rules.Effects, a rules.Action) error {
-			fx.Log(a.Rule, a.Level, Message(a))
+			var texts func(any) ([]byte, bool)
+			if rt, ok := fx.(rules.RawTexts); ok {
+				texts = rt.RawJSON
+			}
+			fx.Log(a.Rule, a.Level, message(a, texts))
 			return nil
 		}),
 	}
@@ -75,16 +78,22 @@ func plain(values []any) bool {
 
 // Message returns the line a log action writes: its Message, or its values
 // formatted when evaluation deferred that (rules.Ruleset.EvaluateInto).
-func Message(a rules.Action) string {
+func Message(a rules.Action) string { return message(a, nil) }
+
+func message(a rules.Action, texts func(any) ([]byte, bool)) string {
 	if a.Message == "" && len(a.Args) > 0 {
-		return Format(a.Args)
+		return format(a.Args, texts)
 	}
 	return a.Message
 }
 
 // Format joins values the way console.log does: strings verbatim, anything
 // else as compact JSON, separated by single spaces.
-func Format(args []any) string {
+func Format(args []any) string { return format(args, nil) }
+
+// format is Format that writes a value passed along from a client as the
+// text it arrived as, when texts knows it.
+func format(args []any, texts func(any) ([]byte, bool)) string {
 	if len(args) == 1 {
 		if s, ok := args[0].(string); ok {
 			return s
@@ -103,9 +112,11 @@ func Format(args []any) string {
 		case []byte:
 			fmt.Fprintf(&b, "<Buffer %d bytes>", len(v))
 		default:
-			if raw, ok := rawjson.Lookup(v); ok {
-				b.Write(raw) // passed along from a client: as it was sent, key order included
-				break
+			if texts != nil {
+				if raw, ok := texts(v); ok {
+					b.Write(raw) // passed along from a client: as it was sent, key order included
+					break
+				}
 			}
 			out, err := json.Marshal(v)
 			if err != nil {

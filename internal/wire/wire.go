@@ -53,7 +53,6 @@ func (p wireParser) NewDecoder() parser.Decoder {
 type Args struct {
 	vals  []any          // the decoded arguments, for identity checks
 	texts []rawjson.Text // texts[i] is the JSON text of vals[i]
-	reg   atomic.Bool    // the objects and arrays are registered with rawjson
 
 	once        sync.Once      // builds nested
 	nested      map[ident]int  // nested objects and arrays -> index in nestedTexts
@@ -277,27 +276,6 @@ func valueEnd(b []byte, i int) int {
 // sameMap reports whether a and b are the same map, not equal ones.
 func sameMap(a, b map[string]any) bool {
 	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
-}
-
-// Register makes the objects and arrays among the arguments known to
-// rawjson.Lookup (so log lines show them as sent) until Release.
-func (a *Args) Register() {
-	if a == nil || a.reg.Swap(true) {
-		return
-	}
-	for i, v := range a.vals {
-		rawjson.Register(v, a.texts[i].RawJSON())
-	}
-}
-
-// Release undoes Register. It is safe to call more than once, and on nil.
-func (a *Args) Release() {
-	if a == nil || !a.reg.Swap(false) {
-		return
-	}
-	for _, v := range a.vals {
-		rawjson.Unregister(v)
-	}
 }
 
 // decoder decodes plain-text EVENT packets itself and hands everything else

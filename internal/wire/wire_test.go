@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -256,27 +255,6 @@ func TestMatchNested(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
-	}
-}
-
-// TestRegistry checks that registered arguments are found by the log
-// formatter's lookup until they are released.
-func TestRegistry(t *testing.T) {
-	got, _ := decodeAll(t, NewParser(), `2["m",{"b":1,"a":2},[2,1],"s"]`)
-	args, raw := Split(got[0].Data.([]any)[1:])
-	if _, ok := rawjson.Lookup(args[0]); ok {
-		t.Fatal("found before Register")
-	}
-	raw.Register()
-	for i, want := range []string{`{"b":1,"a":2}`, `[2,1]`} {
-		if b, ok := rawjson.Lookup(args[i]); !ok || !bytes.Equal(b, []byte(want)) {
-			t.Errorf("arg %d: %q %v, want %q", i, b, ok, want)
-		}
-	}
-	raw.Release()
-	raw.Release()
-	if _, ok := rawjson.Lookup(args[0]); ok {
-		t.Fatal("found after Release")
 	}
 }
 
