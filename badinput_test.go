@@ -1,6 +1,8 @@
 package eventrouter_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 type rawSocket struct {
 	t    *testing.T
 	conn *websocket.Conn
+	sid  string // Socket.IO id from the connect packet
 }
 
 // dialRaw opens an Engine.IO v4 websocket and joins namespace "/".
@@ -30,9 +33,14 @@ func dialRaw(t *testing.T, d *daemon) *rawSocket {
 		t.Fatalf("open packet %q", msg)
 	}
 	rs.write("40")
-	if msg := rs.read(); !strings.HasPrefix(msg, "40{") {
+	msg := rs.read()
+	var ack struct {
+		Sid string `json:"sid"`
+	}
+	if !strings.HasPrefix(msg, "40{") || json.Unmarshal([]byte(msg[2:]), &ack) != nil {
 		t.Fatalf("connect packet %q", msg)
 	}
+	rs.sid = ack.Sid
 	return rs
 }
 
@@ -136,4 +144,29 @@ func TestBadPacketsDropOnlyTheirClient(t *testing.T) {
 		})
 	}
 	waitLog(t, d.Logs, "no rule for event")
+}
+
+// TestSlowClientIsCutOff connects a client that never reads, then relays
+// enough data to fill its socket buffers: its queue passes
+// socketio.max_queue and it is disconnected, while a reading client
+// receives every message in order.
+func TestSlowClientIsCutOff(t *testing.T) {
+	d := boot(t, "testdata/slow.yaml")
+	stalled := dialRaw(t, d) // never reads again
+	agent := nodeclient.Start(t)
+	agent.Connect("reader", d.URL, map[string]any{"transports": []string{"websocket"}})
+	agent.WaitConnect(t, "reader")
+
+	chunk := strings.Repeat("x", 128<<10)
+	const n = 120 // 15 MiB in all, far beyond what loopback socket buffers hold
+	for i := range n {
+		agent.Emit("reader", "send_message", fmt.Sprintf("%04d%s", i, chunk))
+	}
+	for i := range n {
+		got := agent.WaitEvent(t, "reader", "receive_message")
+		if s, _ := got.Args[0].(string); !strings.HasPrefix(s, fmt.Sprintf("%04d", i)) {
+			t.Fatalf("message %d arrived out of order", i)
+		}
+	}
+	waitLog(t, d.Logs, "client disconnected: "+stalled.sid+" transport error")
 }
