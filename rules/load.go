@@ -77,7 +77,7 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 			short := strings.TrimPrefix(name, EnvPrefix)
 			leaf, ok := envKeys[short]
 			if !ok {
-				ps.addAt(name, "", 0, 0, fmt.Sprintf("unknown environment variable %s%s", name, didYouMean(short, keysOf(envKeys), EnvPrefix)))
+				ps.addAt(name, "", 0, 0, fmt.Sprintf("unknown environment variable %s%s", name, DidYouMean(short, keysOf(envKeys), EnvPrefix)))
 				return "", nil
 			}
 			v, err := parseEnvValue(value, leaf.typ)
@@ -202,7 +202,7 @@ func checkKeys(ps *problems, prefix string, raw any, t reflect.Type) {
 			path := joinKey(prefix, key)
 			f, ok := fields[key]
 			if !ok {
-				ps.add(path, "", "unknown key %s%s", path, didYouMean(key, names))
+				ps.add(path, "", "unknown key %s%s", path, DidYouMean(key, names))
 				continue
 			}
 			checkKeys(ps, path, v, f.Type)
@@ -457,7 +457,7 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	}
 	for i, tr := range cfg.SocketIO.Transports {
 		if tr != "polling" && tr != "websocket" {
-			ps.add(fmt.Sprintf("socketio.transports[%d]", i), "", "socketio.transports: unknown transport %q%s", tr, didYouMean(tr, []string{"polling", "websocket"}))
+			ps.add(fmt.Sprintf("socketio.transports[%d]", i), "", "socketio.transports: unknown transport %q%s", tr, DidYouMean(tr, []string{"polling", "websocket"}))
 		}
 	}
 	if cfg.Runtime.GCPercent < 10 {
@@ -494,7 +494,7 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	switch cfg.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		ps.add("log.level", "", "log.level: want debug, info, warn or error, got %q%s", cfg.Log.Level, didYouMean(cfg.Log.Level, []string{"debug", "info", "warn", "error"}))
+		ps.add("log.level", "", "log.level: want debug, info, warn or error, got %q%s", cfg.Log.Level, DidYouMean(cfg.Log.Level, []string{"debug", "info", "warn", "error"}))
 	}
 	switch cfg.Log.Format {
 	case "console", "json":
@@ -508,8 +508,10 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	}
 }
 
-// didYouMean returns ", did you mean X?" for the closest candidate, or "".
-func didYouMean(s string, candidates []string, prefix ...string) string {
+// DidYouMean returns ", did you mean X?" naming the candidate closest to s,
+// or "" when none is near enough to be a plausible typo. prefix, if given,
+// is written before the candidate.
+func DidYouMean(s string, candidates []string, prefix ...string) string {
 	if c := closest(s, candidates); c != "" {
 		return ", did you mean " + strings.Join(prefix, "") + c + "?"
 	}

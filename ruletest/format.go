@@ -345,7 +345,7 @@ func (a Action) check(exact bool) error {
 	var unknown []string
 	for k := range a {
 		if !isActionField(k) {
-			unknown = append(unknown, fmt.Sprintf("unknown field %q%s", k, didYouMean(k, actionFields)))
+			unknown = append(unknown, fmt.Sprintf("unknown field %q%s", k, rules.DidYouMean(k, actionFields)))
 		}
 	}
 	sort.Strings(unknown)
@@ -409,7 +409,7 @@ func checkKeys(node *yaml.Node, t reflect.Type, prefix string) []keyProblem {
 			}
 			ft, ok := fields[k.Value]
 			if !ok {
-				out = append(out, keyProblem{k.Line, fmt.Sprintf("unknown key %s%s", key, didYouMean(k.Value, names))})
+				out = append(out, keyProblem{k.Line, fmt.Sprintf("unknown key %s%s", key, rules.DidYouMean(k.Value, names))})
 				continue
 			}
 			if ft == reflect.TypeOf(yaml.Node{}) || ft == reflect.TypeOf([]yaml.Node{}) {
@@ -455,38 +455,4 @@ func yamlMessage(err error) string {
 		return strings.Join(te.Errors, "; ")
 	}
 	return err.Error()
-}
-
-// didYouMean returns ", did you mean X?" for a near candidate, or "".
-func didYouMean(s string, candidates []string) string {
-	best, bestD := "", max(2, len(s)/3)+1
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return ", did you mean " + best + "?"
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
