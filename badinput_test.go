@@ -157,16 +157,46 @@ func TestSlowClientIsCutOff(t *testing.T) {
 	agent.Connect("reader", d.URL, map[string]any{"transports": []string{"websocket"}})
 	agent.WaitConnect(t, "reader")
 
-	chunk := strings.Repeat("x", 128<<10)
-	const n = 120 // 15 MiB in all, far beyond what loopback socket buffers hold
-	for i := range n {
-		agent.Emit("reader", "send_message", fmt.Sprintf("%04d%s", i, chunk))
-	}
-	for i := range n {
-		got := agent.WaitEvent(t, "reader", "receive_message")
-		if s, _ := got.Args[0].(string); !strings.HasPrefix(s, fmt.Sprintf("%04d", i)) {
-			t.Fatalf("message %d arrived out of order", i)
+	// 300 messages of 64 KiB: 19 MiB, far beyond what loopback socket
+	// buffers hold for the stalled client. They go in windows of 10, so
+	// the reader never has more than 10 outstanding, well within max_queue.
+	chunk := strings.Repeat("x", 64<<10)
+	const n, window = 300, 10
+	for start := 0; start < n; start += window {
+		for i := start; i < start+window; i++ {
+			agent.Emit("reader", "send_message", fmt.Sprintf("%04d%s", i, chunk))
+		}
+		for i := start; i < start+window; i++ {
+			got := agent.WaitEvent(t, "reader", "receive_message")
+			if s, _ := got.Args[0].(string); !strings.HasPrefix(s, fmt.Sprintf("%04d", i)) {
+				t.Fatalf("message %d arrived out of order", i)
+			}
 		}
 	}
 	waitLog(t, d.Logs, "client disconnected: "+stalled.sid+" transport error")
+}
+
+// TestWriteDeadlineMovesWithTraffic keeps a healthy client receiving for
+// several times socketio.write_timeout: the write deadline must move with
+// each write, whichever path the write takes, or the client is dropped.
+func TestWriteDeadlineMovesWithTraffic(t *testing.T) {
+	d := boot(t, "testdata/short-timeout.yaml")
+	agent := nodeclient.Start(t)
+	agent.Connect("c", d.URL, map[string]any{"transports": []string{"websocket"}})
+	agent.WaitConnect(t, "c")
+	end := time.Now().Add(1200 * time.Millisecond) // 4× write_timeout
+	for i := 0; time.Now().Before(end); i++ {
+		agent.Emit("c", "send_message", float64(i))
+		if got := agent.WaitEvent(t, "c", "receive_message"); got.Args[0] != float64(i) {
+			t.Fatalf("got %v, want %d", got.Args, i)
+		}
+	}
+	if n := d.disconnectedLogs(); n != 0 {
+		t.Fatalf("%d disconnects during steady traffic", n)
+	}
+}
+
+// disconnectedLogs counts the daemon's disconnect log lines.
+func (d *daemon) disconnectedLogs() int {
+	return d.Logs.FilterMessageSnippet("disconnect").Len()
 }

@@ -26,6 +26,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	ws "github.com/gorilla/websocket"
@@ -91,6 +93,20 @@ func (b *Builder) New(ctx *types.HttpContext) transports.Transport {
 		t.OnError("websocket error", err)
 	})
 	_ = t.conn.Once("close", func(...any) { t.OnClose() })
+	// Every frame on the connection goes through this transport's queue,
+	// control frames included: gorilla would otherwise write pongs and
+	// close echoes itself, between the pieces of a partly written frame.
+	t.conn.SetPingHandler(func(data string) error {
+		t.enqueue([][]byte{frameOp(byte(ws.PongMessage), []byte(data))}, false)
+		return nil
+	})
+	t.conn.SetCloseHandler(func(code int, _ string) error {
+		t.enqueue([][]byte{frameOp(byte(ws.CloseMessage), ws.FormatCloseMessage(code, ""))}, false)
+		return nil
+	})
+	if sc, ok := t.conn.NetConn().(syscall.Conn); ok {
+		t.raw, _ = sc.SyscallConn()
+	}
 	t.SetWritable(true)
 	t.SetPerMessageDeflate(nil)
 	transports.StartReader(t, ctx.TransportReadPermission(), t.read)
@@ -102,13 +118,16 @@ type transport struct {
 	transports.Transport
 	b    *Builder
 	conn *types.WebSocketConn
+	raw  syscall.RawConn // for non-blocking first attempts; nil if unavailable
 	idle time.Duration
 
 	mu      sync.Mutex
 	pending net.Buffers // framed packets waiting for the writer
 	drains  int         // Send calls whose packets are pending
 	writing bool        // a writer goroutine is running
-	closed  bool
+	// deadline is the write deadline set on the connection, in Unix ns.
+	deadline atomic.Int64
+	closed   bool
 
 	inMu     sync.Mutex
 	inbox    []types.BufferInterface // messages waiting for the engine
@@ -221,6 +240,23 @@ func (t *transport) enqueue(frames [][]byte, drain bool) bool {
 		t.OnError("websocket write queue full", errSlowClient)
 		return false
 	}
+	if !drain && !t.writing && len(t.pending) == 0 && len(frames) == 1 && t.raw != nil {
+		// Idle socket: try the write right here, without blocking. Most
+		// broadcasts reach most sockets this way, with no goroutine; what
+		// the kernel does not take at once goes to the writer goroutine.
+		n, err := t.tryWrite(frames[0])
+		if err != nil {
+			t.closed, t.pending = true, nil
+			t.mu.Unlock()
+			t.OnError("websocket write error", err)
+			return false
+		}
+		if n == len(frames[0]) {
+			t.mu.Unlock()
+			return true
+		}
+		frames = [][]byte{frames[0][n:]}
+	}
 	t.pending = append(t.pending, frames...)
 	if drain {
 		t.drains++
@@ -232,6 +268,52 @@ func (t *transport) enqueue(frames [][]byte, drain bool) bool {
 		go t.writeLoop()
 	}
 	return true
+}
+
+// refreshDeadline moves the connection's write deadline WriteTimeout
+// ahead. Moving it costs a timer update, so it is moved only once half of
+// it has run out: a write may take from half to all of WriteTimeout before
+// the client is dropped. Both write paths call it, since an expired
+// deadline fails every write.
+func (t *transport) refreshDeadline() error {
+	now := time.Now()
+	if time.Duration(t.deadline.Load()-now.UnixNano()) >= t.b.opts.WriteTimeout/2 {
+		return nil
+	}
+	dl := now.Add(t.b.opts.WriteTimeout)
+	t.deadline.Store(dl.UnixNano())
+	return t.conn.NetConn().SetWriteDeadline(dl)
+}
+
+// tryWrite writes as much of b as the socket takes without blocking, and
+// returns how much that was.
+func (t *transport) tryWrite(b []byte) (int, error) {
+	if err := t.refreshDeadline(); err != nil {
+		return 0, err
+	}
+	var n int
+	var werr error
+	err := t.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := syscall.Write(int(fd), b[n:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == syscall.EAGAIN {
+				break
+			}
+			if err != nil {
+				werr = err
+				break
+			}
+			n += m
+		}
+		return true // never wait for the socket to become writable
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, werr
 }
 
 // Deliver queues one complete websocket frame (see TextFrame) on tr when
@@ -290,7 +372,11 @@ func (t *transport) writeLoop() {
 // writeBatch writes framed packets with one writev.
 func (t *transport) writeBatch(batch net.Buffers) error {
 	nc := t.conn.NetConn()
-	if err := nc.SetWriteDeadline(time.Now().Add(t.b.opts.WriteTimeout)); err != nil {
+	if err := t.refreshDeadline(); err != nil {
+		return err
+	}
+	if len(batch) == 1 {
+		_, err := nc.Write(batch[0]) // write(2) is cheaper than a one-buffer writev(2)
 		return err
 	}
 	_, err := batch.WriteTo(nc)
@@ -325,7 +411,11 @@ func frame(data types.BufferInterface) []byte {
 	if _, ok := data.(*types.StringBuffer); ok {
 		opcode = byte(ws.TextMessage)
 	}
-	payload := data.Bytes()
+	return frameOp(opcode, data.Bytes())
+}
+
+// frameOp builds one unmasked, unfragmented server frame with opcode.
+func frameOp(opcode byte, payload []byte) []byte {
 	n := len(payload)
 	var hdr [10]byte
 	hdr[0] = 0x80 | opcode // FIN
