@@ -27,7 +27,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	ws "github.com/gorilla/websocket"
@@ -94,8 +93,7 @@ func (b *Builder) New(ctx *types.HttpContext) transports.Transport {
 	})
 	_ = t.conn.Once("close", func(...any) { t.OnClose() })
 	// Every frame on the connection goes through this transport's queue,
-	// control frames included: gorilla would otherwise write pongs and
-	// close echoes itself, between the pieces of a partly written frame.
+	// control frames included, so that their order is the queue's.
 	t.conn.SetPingHandler(func(data string) error {
 		t.enqueue([][]byte{frameOp(byte(ws.PongMessage), []byte(data))}, false)
 		return nil
@@ -104,9 +102,6 @@ func (b *Builder) New(ctx *types.HttpContext) transports.Transport {
 		t.enqueue([][]byte{frameOp(byte(ws.CloseMessage), ws.FormatCloseMessage(code, ""))}, false)
 		return nil
 	})
-	if sc, ok := t.conn.NetConn().(syscall.Conn); ok {
-		t.raw, _ = sc.SyscallConn()
-	}
 	t.SetWritable(true)
 	t.SetPerMessageDeflate(nil)
 	transports.StartReader(t, ctx.TransportReadPermission(), t.read)
@@ -118,7 +113,6 @@ type transport struct {
 	transports.Transport
 	b    *Builder
 	conn *types.WebSocketConn
-	raw  syscall.RawConn // for non-blocking first attempts; nil if unavailable
 	idle time.Duration
 
 	mu      sync.Mutex
@@ -240,23 +234,6 @@ func (t *transport) enqueue(frames [][]byte, drain bool) bool {
 		t.OnError("websocket write queue full", errSlowClient)
 		return false
 	}
-	if !drain && !t.writing && len(t.pending) == 0 && len(frames) == 1 && t.raw != nil {
-		// Idle socket: try the write right here, without blocking. Most
-		// broadcasts reach most sockets this way, with no goroutine; what
-		// the kernel does not take at once goes to the writer goroutine.
-		n, err := t.tryWrite(frames[0])
-		if err != nil {
-			t.closed, t.pending = true, nil
-			t.mu.Unlock()
-			t.OnError("websocket write error", err)
-			return false
-		}
-		if n == len(frames[0]) {
-			t.mu.Unlock()
-			return true
-		}
-		frames = [][]byte{frames[0][n:]}
-	}
 	t.pending = append(t.pending, frames...)
 	if drain {
 		t.drains++
@@ -283,37 +260,6 @@ func (t *transport) refreshDeadline() error {
 	dl := now.Add(t.b.opts.WriteTimeout)
 	t.deadline.Store(dl.UnixNano())
 	return t.conn.NetConn().SetWriteDeadline(dl)
-}
-
-// tryWrite writes as much of b as the socket takes without blocking, and
-// returns how much that was.
-func (t *transport) tryWrite(b []byte) (int, error) {
-	if err := t.refreshDeadline(); err != nil {
-		return 0, err
-	}
-	var n int
-	var werr error
-	err := t.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == syscall.EAGAIN {
-				break
-			}
-			if err != nil {
-				werr = err
-				break
-			}
-			n += m
-		}
-		return true // never wait for the socket to become writable
-	})
-	if err != nil {
-		return n, err
-	}
-	return n, werr
 }
 
 // Deliver queues one complete websocket frame (see TextFrame) on tr when
