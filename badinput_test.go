@@ -178,7 +178,7 @@ func TestSlowClientIsCutOff(t *testing.T) {
 
 // TestWriteDeadlineMovesWithTraffic keeps a healthy client receiving for
 // several times socketio.write_timeout: the write deadline must move with
-// each write, whichever path the write takes, or the client is dropped.
+// the writes, or the client is dropped.
 func TestWriteDeadlineMovesWithTraffic(t *testing.T) {
 	d := boot(t, "testdata/short-timeout.yaml")
 	agent := nodeclient.Start(t)

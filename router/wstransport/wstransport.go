@@ -250,8 +250,7 @@ func (t *transport) enqueue(frames [][]byte, drain bool) bool {
 // refreshDeadline moves the connection's write deadline WriteTimeout
 // ahead. Moving it costs a timer update, so it is moved only once half of
 // it has run out: a write may take from half to all of WriteTimeout before
-// the client is dropped. Both write paths call it, since an expired
-// deadline fails every write.
+// the client is dropped.
 func (t *transport) refreshDeadline() error {
 	now := time.Now()
 	if time.Duration(t.deadline.Load()-now.UnixNano()) >= t.b.opts.WriteTimeout/2 {
