@@ -44,20 +44,14 @@ func plain(v any) any {
 	return v
 }
 
-// toWire prepares action arguments for the Socket.IO encoder, which finds
-// binary ([]byte) only at top level and inside []any and map[string]any.
-func toWire(args []any) []any {
-	return args
-}
-
-// passAlong is toWire for the actions of an incoming event: an argument
-// that is one of the event's own arguments passed along unchanged (see
-// wire.Args.Match), or an object or array the rule built around one, is
-// sent with the JSON text the client wrote, so its key order and number
-// spelling survive. args and the values in it are not modified.
+// passAlong prepares the arguments of an incoming event's actions for the
+// Socket.IO encoder: an argument that is one of the event's own arguments
+// passed along unchanged (see wire.Args.Match), or an object or array the
+// rule built around one, is sent with the JSON text the client wrote, so its
+// key order and number spelling survive. args and the values in it are not modified.
 func passAlong(in *wire.Args, args []any) []any {
 	if in == nil {
-		return toWire(args)
+		return args
 	}
 	var out []any
 	for i, a := range args {
@@ -75,7 +69,7 @@ func passAlong(in *wire.Args, args []any) []any {
 		out[i] = v
 	}
 	if out == nil {
-		return toWire(args)
+		return args
 	}
 	return out
 }

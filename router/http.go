@@ -2,7 +2,6 @@ package router
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -130,9 +129,9 @@ func (fx *httpEffects) Broadcast(rooms []string, exceptSender bool, event string
 	nsp := fx.r.io.Sockets()
 	fx.r.metrics.broadcast(nsp, rooms, false, "")
 	if len(rooms) > 0 {
-		return nsp.To(toRooms(rooms)...).Emit(event, toWire(args)...)
+		return nsp.To(toRooms(rooms)...).Emit(event, args...)
 	}
-	return nsp.Emit(event, toWire(args)...)
+	return nsp.Emit(event, args...)
 }
 
 func (fx *httpEffects) Ack([]any) error            { return fmt.Errorf("reply: %w", errNotHere) }
@@ -176,5 +175,3 @@ func writeJSON(w http.ResponseWriter, status int, body any, headers map[string]s
 	_, err = w.Write(out)
 	return err
 }
-
-var _ = context.Background

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"github.com/eventrouter/eventrouter/actions/reject"
 	"slices"
 	"strings"
 	"sync"
@@ -63,7 +64,7 @@ func (r *Router) bindNamespace(name string) {
 		res := rt.Rules.Evaluate(ev)
 		r.logRuleErrors(res, s)
 		for _, a := range res.Actions {
-			if a.Kind == "reject" {
+			if a.Kind == reject.Kind {
 				r.log.Debug("connection rejected", zap.String("rule", a.Rule), zap.String("socket", string(s.Id())), zap.String("message", a.Message))
 				next(socket.NewExtendedError(a.Message, a.Value))
 				return

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -152,7 +151,7 @@ func (rs *Ruleset) evaluate(ev *Event, res *Result, deferred bool) {
 				break
 			}
 		}
-		applyOverlay(env, res.Actions[mark:])
+		rs.applyOverlay(env, res.Actions[mark:])
 	}
 }
 
@@ -209,31 +208,12 @@ func appendActions(dst []Action, out any, rule string) ([]Action, error) {
 	return dst, fmt.Errorf("yielded %T, want an action", out)
 }
 
-// applyOverlay makes state and room changes visible to later rules.
-func applyOverlay(env *Env, actions []Action) {
-	copied := false
+// applyOverlay makes what the actions will do to the socket (state, rooms)
+// visible to later rules, through their plugins' Overlay hooks.
+func (rs *Ruleset) applyOverlay(env *Env, actions []Action) {
 	for _, a := range actions {
-		switch a.Kind {
-		case "set":
-			if !copied {
-				st := make(map[string]any, len(env.Socket.State)+1)
-				for k, v := range env.Socket.State {
-					st[k] = v
-				}
-				env.Socket.State = st
-				copied = true
-			}
-			env.Socket.State[a.Key] = a.Value
-		case "join":
-			rooms := slices.Clone(env.Socket.Rooms)
-			for _, r := range a.Rooms {
-				if !slices.Contains(rooms, r) {
-					rooms = append(rooms, r)
-				}
-			}
-			env.Socket.Rooms = rooms
-		case "leave":
-			env.Socket.Rooms = slices.DeleteFunc(slices.Clone(env.Socket.Rooms), func(r string) bool { return slices.Contains(a.Rooms, r) })
+		if apply := rs.registry.overlay(a.Kind); apply != nil {
+			apply(&env.Socket, a)
 		}
 	}
 }

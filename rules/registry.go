@@ -82,6 +82,11 @@ type Plugin struct {
 	Kinds []string
 	// Executor carries out actions of Kinds. Nil for helper-only plugins.
 	Executor Executor
+	// Overlay, if set, applies what an action of Kinds will do to the
+	// socket to sock, so later rules of the same event see it (set shows in
+	// socket.state, join in socket.rooms). It must not modify sock's maps
+	// or slices in place: they may be shared; it replaces them instead.
+	Overlay func(sock *Socket, a Action)
 }
 
 // Registry holds the plugins a rule set may use. Each rule set compiles
@@ -198,6 +203,14 @@ func (r *Registry) Plugins() []Plugin {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// overlay returns the Overlay of the plugin handling kind, or nil.
+func (r *Registry) overlay(kind string) func(*Socket, Action) {
+	if p, ok := r.kinds[kind]; ok {
+		return p.Overlay
+	}
+	return nil
 }
 
 // Executor returns the executor for an action kind.

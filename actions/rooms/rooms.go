@@ -4,6 +4,7 @@ package rooms
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/eventrouter/eventrouter/actions/emit"
 	"github.com/eventrouter/eventrouter/rules"
@@ -39,6 +40,19 @@ func Plugin() rules.Plugin {
 			fn("leave", "leave(rooms)", "removes the socket from a room or a list of rooms.", KindLeave),
 		},
 		Kinds: []string{KindJoin, KindLeave},
+		Overlay: func(sock *rules.Socket, a rules.Action) {
+			rooms := slices.Clone(sock.Rooms)
+			if a.Kind == KindJoin {
+				for _, r := range a.Rooms {
+					if !slices.Contains(rooms, r) {
+						rooms = append(rooms, r)
+					}
+				}
+			} else {
+				rooms = slices.DeleteFunc(rooms, func(r string) bool { return slices.Contains(a.Rooms, r) })
+			}
+			sock.Rooms = rooms
+		},
 		Executor: rules.ExecutorFunc(func(_ context.Context, fx rules.Effects, a rules.Action) error {
 			if a.Kind == KindJoin {
 				return fx.Join(a.Rooms)

@@ -4,6 +4,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/eventrouter/eventrouter/rules"
 )
@@ -30,6 +31,14 @@ func Plugin() rules.Plugin {
 			},
 		}},
 		Kinds: []string{Kind},
+		Overlay: func(sock *rules.Socket, a rules.Action) {
+			st := maps.Clone(sock.State)
+			if st == nil {
+				st = map[string]any{}
+			}
+			st[a.Key] = a.Value
+			sock.State = st
+		},
 		Executor: rules.ExecutorFunc(func(_ context.Context, fx rules.Effects, a rules.Action) error {
 			return fx.SetState(a.Key, a.Value)
 		}),

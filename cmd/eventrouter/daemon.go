@@ -1,16 +1,16 @@
 package main
 
 import (
-	"math"
-	"runtime/debug"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/eventrouter/eventrouter/actions/builtin"

@@ -53,16 +53,7 @@ func (a *adapter) Broadcast(p *parser.Packet, opts *socket.BroadcastOptions) {
 	}
 	frame := wstransport.TextFrame(text.Bytes())
 
-	flags := &socket.BroadcastFlags{}
-	if opts != nil && opts.Flags != nil {
-		flags = opts.Flags
-	}
-	writeOpts := &socket.WriteOptions{}
-	writeOpts.PreEncoded = true
-	writeOpts.Volatile = flags.Volatile
-	writeOpts.Compress = flags.Compress
-	writeOpts.WsPreEncodedFrame = types.NewStringBufferString("4" + text.String())
-
+	var writeOpts *socket.WriteOptions // built on the first socket the engine must write to
 	a.each(opts, func(s *socket.Socket) {
 		if notify := s.NotifyOutgoingListeners(); notify != nil {
 			notify(p)
@@ -70,8 +61,26 @@ func (a *adapter) Broadcast(p *parser.Packet, opts *socket.BroadcastOptions) {
 		if wstransport.Deliver(s.Conn().Transport(), frame) {
 			return
 		}
+		if writeOpts == nil {
+			writeOpts = engineWriteOptions(opts, text)
+		}
 		s.Client().WriteToEngine(encoded, writeOpts)
 	})
+}
+
+// engineWriteOptions are the options of the library's own broadcast path,
+// for sockets Deliver cannot reach (polling, or in the middle of an upgrade).
+func engineWriteOptions(opts *socket.BroadcastOptions, text *types.StringBuffer) *socket.WriteOptions {
+	flags := &socket.BroadcastFlags{}
+	if opts != nil && opts.Flags != nil {
+		flags = opts.Flags
+	}
+	w := &socket.WriteOptions{}
+	w.PreEncoded = true
+	w.Volatile = flags.Volatile
+	w.Compress = flags.Compress
+	w.WsPreEncodedFrame = types.NewStringBufferString("4" + text.String())
+	return w
 }
 
 // each calls fn for every connected socket in opts.Rooms (every socket of

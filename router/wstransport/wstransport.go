@@ -23,7 +23,6 @@ package wstransport
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -415,5 +414,3 @@ func (c *frameCache) get(key types.BufferInterface) []byte {
 	c.mu.Unlock()
 	return f
 }
-
-var _ io.Writer = (net.Conn)(nil)
