@@ -48,7 +48,15 @@ type SocketIOConfig struct {
 	WriteCoalesce  time.Duration `koanf:"write_coalesce" doc:"shortest time between two websocket writes to one client; packets in between go out together in one syscall (0 writes at once)"`
 	WriteTimeout   time.Duration `koanf:"write_timeout" doc:"a client that cannot take a write in this time is disconnected"`
 	MaxQueue       int           `koanf:"max_queue" doc:"packets that may wait for one websocket client before it is disconnected as too slow"`
+	ErrorMessage   string        `koanf:"error_message" doc:"what a client is told when a rule fails at run time: the connect_error message of a refused connection, and the error of an error ack"`
+	AckUnanswered  string        `koanf:"ack_unanswered" doc:"what an event that awaits an ack gets when no rule replies: silent (no ack, as Socket.IO) or error (an ack {\"error\": \"unanswered\"})"`
 }
+
+// The values of SocketIOConfig.AckUnanswered.
+const (
+	AckSilent = "silent"
+	AckError  = "error"
+)
 
 // LogConfig configures logging.
 type LogConfig struct {
@@ -71,7 +79,16 @@ type RuleSpec struct {
 	Namespace   string   `koanf:"namespace" doc:"namespace of a socket rule (default /)"`
 	When        string   `koanf:"when" doc:"optional boolean expression"`
 	Do          []string `koanf:"do" doc:"expressions, each yielding actions"`
+	Else        []string `koanf:"else" doc:"expressions run instead of do when the when condition is false"`
+	Final       bool     `koanf:"final" doc:"when the rule matches, later rules of the event are not evaluated (reject implies it)"`
+	OnError     string   `koanf:"on_error" doc:"what a run-time failure of the rule does: fail (default: refuse the connection, answer an awaited ack or the HTTP request with an error) or continue (log it and carry on)"`
 }
+
+// The values of RuleSpec.OnError.
+const (
+	OnErrorFail     = "fail"     // the default
+	OnErrorContinue = "continue" // log and carry on as if the rule had not matched
+)
 
 // Defaults returns the configuration used for every key the file leaves out.
 func Defaults() Config {
@@ -93,6 +110,8 @@ func Defaults() Config {
 			WriteCoalesce:  0,
 			WriteTimeout:   10 * time.Second,
 			MaxQueue:       4096,
+			ErrorMessage:   "internal error",
+			AckUnanswered:  AckSilent,
 		},
 		Namespaces: []string{"/"},
 		Log:        LogConfig{Level: "info", Format: "console"},

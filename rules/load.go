@@ -491,6 +491,11 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 		}
 		seen[ns] = true
 	}
+	switch cfg.SocketIO.AckUnanswered {
+	case AckSilent, AckError:
+	default:
+		ps.add("socketio.ack_unanswered", "", "socketio.ack_unanswered: want silent or error, got %q%s", cfg.SocketIO.AckUnanswered, DidYouMean(cfg.SocketIO.AckUnanswered, []string{AckSilent, AckError}))
+	}
 	switch cfg.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
