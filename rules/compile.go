@@ -11,6 +11,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -25,11 +26,22 @@ type Rule struct {
 	Spec      RuleSpec    // the rule as written
 
 	when *vm.Program
-	do   []*vm.Program
-	// direct[j] is do[j] as a plain function call, or nil; directArgs
+	do   branch // runs when when holds (or there is no when)
+	els  branch // runs when when is false
+	// final stops evaluation after the rule's do ran; continueOnError
+	// makes a run-time failure of the rule count for nothing but a log line.
+	final           bool
+	continueOnError bool
+}
+
+// branch is a compiled list of expressions: a rule's do or its else.
+type branch struct {
+	progs []*vm.Program
+	// direct[j] is progs[j] as a plain function call, or nil; directArgs
 	// counts the arguments of all of them, allocated together.
 	direct     []*directCall
 	directArgs int
+	field      string // "do" or "else", for messages
 }
 
 // Ruleset is a whole compiled config: immutable, safe for concurrent use,
@@ -44,6 +56,9 @@ type Ruleset struct {
 
 	registry *Registry
 	index    map[ruleKey][]*Rule
+	// usesServer is set when an expression reads the server (room_size,
+	// socket_rooms), so evaluation only builds those reads when needed.
+	usesServer bool
 }
 
 // ruleKey finds the rules for one trigger in one namespace.
@@ -154,7 +169,7 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 		}
 
 		if strings.TrimSpace(spec.When) != "" {
-			prog, err := expr.Compile(spec.When, append(opts, expr.AsBool())...)
+			prog, err := compileExpr(spec.When, append(slices.Clip(opts), expr.AsBool()))
 			if err != nil {
 				addExprError(ps, key+".when", name, "when", err)
 			} else {
@@ -165,29 +180,20 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 		if len(spec.Do) == 0 {
 			ps.add(key, name, "do: a rule needs at least one action")
 		}
-		for j, src := range spec.Do {
-			field := fmt.Sprintf("do[%d]", j)
-			fkey := key + "." + field
-			if ps.reported(fkey) {
-				continue // it did not decode; compiling it would only add noise
-			}
-			prog, err := expr.Compile(src, opts...)
-			if err != nil {
-				addExprError(ps, fkey, name, field, err)
-				continue
-			}
-			if t := prog.Node().Type(); !actionLike(t) {
-				ps.add(fkey, name, "%s: yields %s, want an action such as emit(...) or log(...)", field, t)
-				continue
-			}
-			checkCalls(ps, reg, prog, r.Kind, fkey, name, field)
-			r.do = append(r.do, prog)
-			dc := newDirectCall(prog, reg, subCfg)
-			r.direct = append(r.direct, dc)
-			if dc != nil {
-				r.directArgs += len(dc.args)
-			}
+		r.do = compileBranch(ps, reg, opts, subCfg, spec.Do, "do", r.Kind, key, name)
+		r.els = compileBranch(ps, reg, opts, subCfg, spec.Else, "else", r.Kind, key, name)
+		if len(spec.Else) > 0 && strings.TrimSpace(spec.When) == "" {
+			ps.add(key+".else", name, "else: a rule without when never runs its else; add a when condition")
 		}
+		r.final = spec.Final
+		switch spec.OnError {
+		case "", OnErrorFail:
+		case OnErrorContinue:
+			r.continueOnError = true
+		default:
+			ps.add(key+".on_error", name, "on_error: want %s or %s, got %q%s", OnErrorFail, OnErrorContinue, spec.OnError, DidYouMean(spec.OnError, []string{OnErrorFail, OnErrorContinue}))
+		}
+		rs.usesServer = rs.usesServer || r.calls(serverReads...)
 		rs.Rules = append(rs.Rules, r)
 		if r.Kind != 0 {
 			k := ruleKey{kind: r.Kind, ns: r.Namespace, name: r.On}
@@ -202,6 +208,54 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 	}
 	rs.mergeWildcards()
 	return rs, nil
+}
+
+// compileBranch compiles the expressions of a rule's do or else list.
+func compileBranch(ps *problems, reg *Registry, opts []expr.Option, subCfg *conf.Config, srcs []string, field string, kind TriggerKind, key, rule string) branch {
+	b := branch{field: field}
+	for j, src := range srcs {
+		item := fmt.Sprintf("%s[%d]", field, j)
+		ikey := key + "." + item
+		if ps.reported(ikey) {
+			continue // it did not decode; compiling it would only add noise
+		}
+		prog, err := compileExpr(src, opts)
+		if err != nil {
+			addExprError(ps, ikey, rule, item, err)
+			continue
+		}
+		if t := prog.Node().Type(); !actionLike(t) {
+			ps.add(ikey, rule, "%s: yields %s, want an action such as emit(...) or log(...)", item, t)
+			continue
+		}
+		checkCalls(ps, reg, prog, kind, ikey, rule, item)
+		b.progs = append(b.progs, prog)
+		dc := newDirectCall(prog, reg, subCfg)
+		b.direct = append(b.direct, dc)
+		if dc != nil {
+			b.directArgs += len(dc.args)
+		}
+	}
+	return b
+}
+
+// calls reports whether any expression of r calls one of names.
+func (r *Rule) calls(names ...string) bool {
+	progs := append(append([]*vm.Program{}, r.do.progs...), r.els.progs...)
+	if r.when != nil {
+		progs = append(progs, r.when)
+	}
+	for _, prog := range progs {
+		v := &callVisitor{}
+		node := prog.Node()
+		ast.Walk(&node, v)
+		for _, c := range v.calls {
+			if slices.Contains(names, c.name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mergeWildcards adds the "*" rules of each namespace to the rules of
@@ -225,6 +279,7 @@ func (rs *Ruleset) mergeWildcards() {
 // registered function.
 func exprOptions(reg *Registry) []expr.Option {
 	opts := []expr.Option{expr.Env(Env{})}
+	opts = append(opts, lookupFunctions()...)
 	for _, name := range reg.functionNames() {
 		f := reg.funcs[name]
 		opts = append(opts, expr.Function(f.Name, f.Build, f.Types...))

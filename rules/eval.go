@@ -14,9 +14,22 @@ type Result struct {
 	Actions []Action
 	// Matched names the rules whose trigger matched and whose when held.
 	Matched []string
-	// Errors are the rules that failed at run time; other rules still ran.
+	// Errors are the rules that failed at run time. Other rules still ran,
+	// except after a failure that refuses a connection.
 	Errors []*RuleError
 }
+
+// The action kinds evaluation itself may add (see Ruleset.Evaluate). The
+// built-in plugins reject, emit and respond execute them.
+const (
+	RejectKind  = "reject"
+	ReplyKind   = "reply"
+	RespondKind = "respond"
+)
+
+// UnansweredMessage is the error of the ack an event gets when no rule
+// replied and socketio.ack_unanswered is error.
+const UnansweredMessage = "unanswered"
 
 // RuleError is a rule that failed while evaluating an event.
 type RuleError struct {
@@ -24,6 +37,9 @@ type RuleError struct {
 	Field string // "when" or "do[N]"
 	Event string // event name or route
 	Err   error
+	// Continued is set when the rule has on_error: continue, so its
+	// failure changed nothing but the log.
+	Continued bool
 }
 
 // Error says which rule failed on which event, and why.
@@ -67,10 +83,17 @@ type evalState struct {
 
 var evalStates = sync.Pool{New: func() any { return new(evalState) }}
 
-// Evaluate runs every rule that matches ev and returns the actions they
-// yield. It has no side effects: executing the actions is the router's job.
-// A `set` action is visible to later rules of the same event as
-// socket.state, and join/leave as socket.rooms.
+// Evaluate runs the rules that match ev, in file order, and returns the
+// actions they yield. It has no side effects: executing the actions is the
+// router's job. A `set` action is visible to later rules of the same event
+// as socket.state, and join/leave as socket.rooms.
+//
+// A rule whose when holds runs its do list, and one whose when is false
+// runs its else list. Evaluation stops after a rule with final: true ran
+// its do list, and after any rule that yielded reject. A rule that fails at
+// run time yields nothing; unless it has on_error: continue, the event is
+// failed, which refuses a connection at once (later rules do not run) and
+// answers an awaited ack or an HTTP request with an error (see settle).
 func (rs *Ruleset) Evaluate(ev *Event) Result {
 	var res Result
 	rs.evaluate(ev, &res, false)
@@ -95,12 +118,13 @@ func (rs *Ruleset) EvaluateInto(ev *Event, res *Result) {
 func (rs *Ruleset) evaluate(ev *Event, res *Result, deferred bool) {
 	matched := rs.Match(ev)
 	if len(matched) == 0 {
+		rs.settle(ev, res, nil)
 		return
 	}
 	if res.Actions == nil {
 		n := 0
 		for _, r := range matched {
-			n += len(r.do)
+			n += len(r.do.progs)
 		}
 		res.Actions = make([]Action, 0, n)
 	}
@@ -111,48 +135,133 @@ func (rs *Ruleset) evaluate(ev *Event, res *Result, deferred bool) {
 	}()
 	env := &s.env
 	rs.fillEnv(env, ev)
+	var failed *Rule // the first rule that failed and does not continue on error
 	for _, r := range matched {
+		b := &r.do
 		if r.when != nil {
 			ok, err := s.vm.Run(r.when, env)
 			if err != nil {
-				res.Errors = append(res.Errors, &RuleError{Rule: r.Name, Field: "when", Event: ev.Name, Err: err})
+				res.Errors = append(res.Errors, &RuleError{Rule: r.Name, Field: "when", Event: ev.Name, Err: err, Continued: r.continueOnError})
+				if !r.continueOnError && failed == nil {
+					failed = r
+				}
+				if failed != nil && ev.Kind == TriggerConnection {
+					break // a connection whose rules fail is refused: nothing more to decide
+				}
 				continue
 			}
-			if b, _ := ok.(bool); !b {
-				continue
+			if held, _ := ok.(bool); !held {
+				if len(r.els.progs) == 0 {
+					continue
+				}
+				b = &r.els
 			}
 		}
 		res.Matched = append(res.Matched, r.Name)
 		mark := len(res.Actions)
-		var slab []any // the arguments of r's direct calls
-		for j, prog := range r.do {
-			var err error
-			if dc := r.direct[j]; dc != nil {
-				var args []any
-				if n := len(dc.args); n > 0 {
-					if slab == nil {
-						slab = make([]any, r.directArgs)
-					}
-					args, slab = slab[:n:n], slab[n:]
-				}
-				res.Actions, err = dc.run(s, args, deferred, res.Actions, r.Name)
-			} else {
-				var out any
-				out, err = s.vm.Run(prog, env)
-				if err == nil {
-					res.Actions, err = appendActions(res.Actions, out, r.Name)
-				}
+		var err error
+		var field string
+		res.Actions, field, err = rs.runBranch(s, b, deferred, res.Actions, r.Name)
+		if err != nil {
+			res.Errors = append(res.Errors, &RuleError{Rule: r.Name, Field: field, Event: ev.Name, Err: err, Continued: r.continueOnError})
+			// The rule's actions are all or nothing.
+			clear(res.Actions[mark:])
+			res.Actions = res.Actions[:mark]
+			if !r.continueOnError && failed == nil {
+				failed = r
 			}
-			if err != nil {
-				res.Errors = append(res.Errors, &RuleError{Rule: r.Name, Field: fmt.Sprintf("do[%d]", j), Event: ev.Name, Err: err})
-				// The rule's actions are all or nothing.
-				clear(res.Actions[mark:])
-				res.Actions = res.Actions[:mark]
+			if failed != nil && ev.Kind == TriggerConnection {
 				break
 			}
+			continue
 		}
 		rs.applyOverlay(env, res.Actions[mark:])
+		if (r.final && b == &r.do) || hasKind(res.Actions[mark:], RejectKind) {
+			break
+		}
 	}
+	rs.settle(ev, res, failed)
+}
+
+// runBranch evaluates the expressions of b in order, appending the actions
+// they yield. On an error it returns the failing item's field ("do[2]").
+func (rs *Ruleset) runBranch(s *evalState, b *branch, deferred bool, actions []Action, rule string) ([]Action, string, error) {
+	var slab []any // the arguments of b's direct calls
+	for j, prog := range b.progs {
+		var err error
+		if dc := b.direct[j]; dc != nil {
+			var args []any
+			if n := len(dc.args); n > 0 {
+				if slab == nil {
+					slab = make([]any, b.directArgs)
+				}
+				args, slab = slab[:n:n], slab[n:]
+			}
+			actions, err = dc.run(s, args, deferred, actions, rule)
+		} else {
+			var out any
+			out, err = s.vm.Run(prog, &s.env)
+			if err == nil {
+				actions, err = appendActions(actions, out, rule)
+			}
+		}
+		if err != nil {
+			return actions, fmt.Sprintf("%s[%d]", b.field, j), err
+		}
+	}
+	return actions, "", nil
+}
+
+// settle adds what the event is owed when its rules failed or left it
+// unanswered, so that a rule test shows exactly what the daemon does:
+//   - a connection whose rules failed is refused with the configured
+//     error message (socketio.error_message), unless a rule refused it;
+//   - an event that awaits an ack gets an error ack ({"error": message})
+//     when its rules failed, or, with socketio.ack_unanswered: error,
+//     when no rule replied ({"error": "unanswered"});
+//   - an HTTP request whose rules failed gets 500 {"error": message}
+//     when no rule responded.
+//
+// failed is the first rule that failed without on_error: continue, or nil.
+// A kind nothing in the registry executes is never added.
+func (rs *Ruleset) settle(ev *Event, res *Result, failed *Rule) {
+	msg := rs.Config.SocketIO.ErrorMessage
+	add := func(kind string, a Action) {
+		if _, ok := rs.registry.kinds[kind]; ok {
+			a.Kind = kind
+			res.Actions = append(res.Actions, a)
+		}
+	}
+	switch ev.Kind {
+	case TriggerConnection:
+		if failed != nil && !hasKind(res.Actions, RejectKind) {
+			add(RejectKind, Action{Rule: failed.Name, Message: msg})
+		}
+	case TriggerEvent:
+		if !ev.HasAck || hasKind(res.Actions, ReplyKind) {
+			return
+		}
+		switch {
+		case failed != nil:
+			add(ReplyKind, Action{Rule: failed.Name, Args: []any{map[string]any{"error": msg}}})
+		case rs.Config.SocketIO.AckUnanswered == AckError:
+			add(ReplyKind, Action{Args: []any{map[string]any{"error": UnansweredMessage}}})
+		}
+	case TriggerHTTP:
+		if failed != nil && !hasKind(res.Actions, RespondKind) {
+			add(RespondKind, Action{Rule: failed.Name, Status: 500, Body: map[string]any{"error": msg}})
+		}
+	}
+}
+
+// hasKind reports whether an action of kind is among actions.
+func hasKind(actions []Action, kind string) bool {
+	for i := range actions {
+		if actions[i].Kind == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // fillEnv sets env to the expression environment for ev.
@@ -180,7 +289,39 @@ func (rs *Ruleset) fillEnv(env *Env, ev *Event) {
 	if len(ev.Args) > 0 {
 		env.Data = ev.Args[0]
 	}
+	if rs.usesServer {
+		bindServerReads(env, ev.Server)
+	}
 }
+
+// bindServerReads sets env's room_size and socket_rooms to read sv.
+func bindServerReads(env *Env, sv ServerView) {
+	ns := env.Namespace
+	if ns == "" {
+		ns = "/"
+	}
+	if sv == nil {
+		sv = emptyServer{}
+	}
+	env.RoomSize = func(room string, namespace ...string) int {
+		if len(namespace) > 0 {
+			return sv.RoomSize(namespace[0], room)
+		}
+		return sv.RoomSize(ns, room)
+	}
+	env.SocketRooms = func(id ...string) []string {
+		if len(id) == 0 || id[0] == env.Socket.ID && env.Socket.ID != "" {
+			return env.Socket.Rooms // with the overlay of earlier rules
+		}
+		return sv.SocketRooms(ns, id[0])
+	}
+}
+
+// emptyServer is a server with no sockets.
+type emptyServer struct{}
+
+func (emptyServer) RoomSize(string, string) int         { return 0 }
+func (emptyServer) SocketRooms(string, string) []string { return nil }
 
 // appendActions adds what one do item yielded.
 func appendActions(dst []Action, out any, rule string) ([]Action, error) {

@@ -24,7 +24,25 @@ type Event struct {
 	// Vars overrides the config's vars for this evaluation when not nil;
 	// rule tests use it.
 	Vars map[string]any
+	// Server answers the reads room_size and socket_rooms. Nil reads as a
+	// server with no rooms.
+	Server ServerView
 }
+
+// ServerView is what rules may read about the server besides the event:
+// room membership. The router passes a read-only view of its live state;
+// rule tests pass the table a case describes. Implementations must be safe
+// for concurrent use and must not block.
+type ServerView interface {
+	// RoomSize counts the sockets in room of namespace.
+	RoomSize(namespace, room string) int
+	// SocketRooms lists the rooms of the socket id in namespace, sorted;
+	// nil when there is no such socket.
+	SocketRooms(namespace, id string) []string
+}
+
+// serverReads are the Env functions that read a ServerView.
+var serverReads = []string{"room_size", "socket_rooms"}
 
 // Socket is what rules can read about a socket, as `socket`.
 type Socket struct {
@@ -68,4 +86,13 @@ type Env struct {
 	Request   Request        `expr:"request"`   // the request, for HTTP rules
 	Reason    string         `expr:"reason"`    // disconnect reason
 	Vars      map[string]any `expr:"vars"`      // the config's vars
+
+	// RoomSize is room_size(room[, namespace]): how many sockets are in
+	// room, in the event's namespace unless one is given ("/" for HTTP
+	// rules).
+	RoomSize func(room string, namespace ...string) int `expr:"room_size"`
+	// SocketRooms is socket_rooms([id]): the rooms of the event's socket,
+	// with the joins and leaves of earlier rules of the event, or of the
+	// socket id in the event's namespace.
+	SocketRooms func(id ...string) []string `expr:"socket_rooms"`
 }

@@ -261,6 +261,8 @@ func TestLoadFull(t *testing.T) {
 			WriteCoalesce:  5 * time.Millisecond,
 			WriteTimeout:   3 * time.Second,
 			MaxQueue:       100,
+			ErrorMessage:   "internal error",
+			AckUnanswered:  "silent",
 		},
 		Namespaces: []string{"/", "/chat"},
 		Log:        rules.LogConfig{Level: "debug", Format: "json"},
