@@ -20,6 +20,10 @@ type socketEffects struct {
 	st  *connState
 	ack socket.Ack
 	in  *wire.Args // the event's arguments as sent, for passing them along verbatim
+	// refused is set for a connection a rule refused: the socket never
+	// connects, so effects on it do nothing. refuse answers the client.
+	refused bool
+	refuse  func(message string, data any)
 }
 
 var (
@@ -28,6 +32,9 @@ var (
 )
 
 func (fx *socketEffects) Emit(event string, args []any) error {
+	if fx.refused {
+		return nil
+	}
 	return fx.s.Emit(event, passAlong(fx.in, args)...)
 }
 
@@ -48,7 +55,7 @@ func (fx *socketEffects) Broadcast(rooms []string, exceptSender bool, event stri
 }
 
 func (fx *socketEffects) Ack(args []any) error {
-	if fx.ack == nil {
+	if fx.ack == nil || fx.refused {
 		return nil // the client asked for no acknowledgement
 	}
 	fx.ack(passAlong(fx.in, args), nil)
@@ -56,11 +63,17 @@ func (fx *socketEffects) Ack(args []any) error {
 }
 
 func (fx *socketEffects) Join(rooms []string) error {
+	if fx.refused {
+		return nil
+	}
 	fx.s.Join(toRooms(rooms)...)
 	return nil
 }
 
 func (fx *socketEffects) Leave(rooms []string) error {
+	if fx.refused {
+		return nil
+	}
 	for _, room := range toRooms(rooms) {
 		fx.s.Leave(room)
 	}
@@ -68,6 +81,9 @@ func (fx *socketEffects) Leave(rooms []string) error {
 }
 
 func (fx *socketEffects) SetState(key string, value any) error {
+	if fx.refused {
+		return nil
+	}
 	fx.st.set(key, value)
 	return nil
 }
@@ -76,8 +92,28 @@ func (fx *socketEffects) Respond(int, any, map[string]string) error {
 	return fmt.Errorf("respond: %w", errNotHere)
 }
 
-func (fx *socketEffects) Reject(string, any) error {
-	return fmt.Errorf("reject: %w", errNotHere)
+func (fx *socketEffects) Reject(message string, data any) error {
+	if fx.refuse == nil {
+		return fmt.Errorf("reject: %w", errNotHere)
+	}
+	fx.refuse(message, data)
+	return nil
+}
+
+func (fx *socketEffects) Disconnect(reason string) error {
+	if fx.refused {
+		return nil
+	}
+	fx.st.setReason(reason)
+	fx.s.Disconnect(false)
+	return nil
+}
+
+func (fx *socketEffects) DisconnectRoom(namespace, room string) error {
+	if namespace == "" {
+		namespace = fx.s.Nsp().Name()
+	}
+	return fx.r.disconnectRoom(namespace, room)
 }
 
 // RawJSON returns the text an incoming object or array arrived as.

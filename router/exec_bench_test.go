@@ -28,6 +28,8 @@ func (fx *countingEffects) SetState(string, any) error                { return n
 func (fx *countingEffects) Respond(int, any, map[string]string) error { return nil }
 func (fx *countingEffects) Reject(string, any) error                  { return nil }
 func (fx *countingEffects) Log(_, _, message string)                  { fx.logs++; fx.logBytes += len(message) }
+func (fx *countingEffects) Disconnect(string) error                   { return nil }
+func (fx *countingEffects) DisconnectRoom(string, string) error       { return nil }
 
 var _ rules.Effects = (*countingEffects)(nil)
 

@@ -39,6 +39,7 @@ func (r *Router) routeHandler(rt *Runtime, pattern string) http.Handler {
 				Address: req.RemoteAddr,
 				Body:    body,
 			},
+			Server: serverView{r},
 		}
 		res := rt.Rules.Evaluate(ev)
 		r.logRuleErrors(res, nil)
@@ -139,6 +140,14 @@ func (fx *httpEffects) Join([]string) error        { return fmt.Errorf("join: %w
 func (fx *httpEffects) Leave([]string) error       { return fmt.Errorf("leave: %w", errNotHere) }
 func (fx *httpEffects) SetState(string, any) error { return fmt.Errorf("set: %w", errNotHere) }
 func (fx *httpEffects) Reject(string, any) error   { return fmt.Errorf("reject: %w", errNotHere) }
+func (fx *httpEffects) Disconnect(string) error    { return fmt.Errorf("disconnect: %w", errNotHere) }
+
+func (fx *httpEffects) DisconnectRoom(namespace, room string) error {
+	if namespace == "" {
+		namespace = "/"
+	}
+	return fx.r.disconnectRoom(namespace, room)
+}
 
 func (fx *httpEffects) Respond(status int, body any, headers map[string]string) error {
 	if fx.responded {

@@ -34,6 +34,7 @@ type metrics struct {
 	connections  prometheus.Gauge
 	connects     prometheus.Counter
 	disconnects  prometheus.Counter
+	rejected     *prometheus.CounterVec // rule
 	events       *prometheus.CounterVec // namespace, event
 	ruleMatches  *prometheus.CounterVec // rule
 	ruleErrors   *prometheus.CounterVec // rule
@@ -68,6 +69,8 @@ func newMetrics() *metrics {
 		Help: "Socket.IO sockets that completed a namespace connect."})
 	m.disconnects = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "disconnects_total",
 		Help: "Socket.IO sockets that disconnected."})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "connections_rejected_total",
+		Help: "Namespace connections refused, by the rule that refused them (by reject or by failing); rule is empty for refusals while shutting down."}, []string{"rule"})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_total",
 		Help: "Socket.IO events received. event is the name when a rule names it, _wildcard when only a catch-all rule matched, _unrouted when no rule matched."},
 		[]string{"namespace", "event"})
@@ -100,7 +103,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.connections, m.connects, m.disconnects, m.events, m.ruleMatches, m.ruleErrors,
+		m.connections, m.connects, m.disconnects, m.rejected, m.events, m.ruleMatches, m.ruleErrors,
 		m.actions, m.actionErrors, m.deliveries, m.httpRequests,
 		m.reloadOK, m.reloadOKTime, m.reloadFailures, m.reloads, m.configHash, m.configRules,
 	)

@@ -56,6 +56,9 @@ type Router struct {
 	adminDone bool          // Shutdown has closed the admin listener
 	ioClose   sync.Once     // closes the Socket.IO server once
 	ioClosed  chan struct{} // closed when every socket is closed
+
+	nspMu sync.Mutex                  // guards nsps
+	nsps  map[string]socket.Namespace // bound namespaces, by name
 }
 
 // New builds a router for rs. Settings fixed for the process lifetime
@@ -64,7 +67,7 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	r := &Router{log: opts.Logger, metrics: newMetrics(), boot: *rs.Config, reloadFn: opts.Reload, ioClosed: make(chan struct{})}
+	r := &Router{log: opts.Logger, metrics: newMetrics(), boot: *rs.Config, reloadFn: opts.Reload, ioClosed: make(chan struct{}), nsps: map[string]socket.Namespace{}}
 	if opts.Hash == "" {
 		opts.Hash = ConfigHash(rs.Config)
 	}

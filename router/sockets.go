@@ -2,11 +2,11 @@ package router
 
 import (
 	"context"
-	"github.com/eventrouter/eventrouter/actions/reject"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/eventrouter/eventrouter/actions/disconnect"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"go.uber.org/zap"
@@ -19,6 +19,25 @@ type connState struct {
 	state   map[string]any // replaced, never mutated, so readers may share it
 	pending []rules.Action
 	rt      *Runtime // runtime that evaluated the connection
+	reason  string   // the reason a disconnect action gave, if any
+}
+
+// setReason records why a rule disconnects the socket.
+func (c *connState) setReason(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reason = reason
+}
+
+// disconnectReason is reason, or the reason a disconnect action gave when
+// the library reports a server-side disconnect.
+func (c *connState) disconnectReason(reason string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != "" && reason == disconnect.DefaultReason {
+		return c.reason
+	}
+	return reason
 }
 
 // snapshot returns the current state map; callers must not mutate it.
@@ -51,11 +70,15 @@ func stateOf(s *socket.Socket) *connState {
 // (so reject() becomes connect_error), then events and disconnects.
 func (r *Router) bindNamespace(name string) {
 	nsp := r.io.Of(name, nil)
+	r.nspMu.Lock()
+	r.nsps[name] = nsp
+	r.nspMu.Unlock()
 	nsp.Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
 		defer r.recoverEvent("connection", s)
 		st := &connState{}
 		s.SetData(st)
 		if r.closing.Load() {
+			r.metrics.rejected.WithLabelValues("").Inc()
 			next(socket.NewExtendedError("server shutting down", nil))
 			return
 		}
@@ -63,12 +86,9 @@ func (r *Router) bindNamespace(name string) {
 		ev := r.socketEvent(s, rules.TriggerConnection, "connection", nil, false)
 		res := rt.Rules.Evaluate(ev)
 		r.logRuleErrors(res, s)
-		for _, a := range res.Actions {
-			if a.Kind == reject.Kind {
-				r.log.Debug("connection rejected", zap.String("rule", a.Rule), zap.String("socket", string(s.Id())), zap.String("message", a.Message))
-				next(socket.NewExtendedError(a.Message, a.Value))
-				return
-			}
+		if i := slices.IndexFunc(res.Actions, func(a rules.Action) bool { return a.Kind == rules.RejectKind }); i >= 0 {
+			r.refuse(rt, s, st, res.Actions, res.Actions[i], next)
+			return
 		}
 		st.pending, st.rt = res.Actions, rt
 		next(nil)
@@ -80,6 +100,35 @@ func (r *Router) bindNamespace(name string) {
 		}
 		r.onConnection(s)
 	})
+}
+
+// refuse carries out the actions of a connection that a rule refused, in
+// order: the reject among them answers the client with connect_error.
+// The socket never connects, so what the actions would do to it (emit,
+// join, set, ...) does nothing; the rest (log, broadcast, ...) runs as in
+// any event. The refusal is logged at info and counted by rule.
+func (r *Router) refuse(rt *Runtime, s *socket.Socket, st *connState, actions []rules.Action, reject rules.Action, next func(*socket.ExtendedError)) {
+	address := ""
+	if hs := s.Handshake(); hs != nil {
+		address = hs.Address
+	}
+	r.log.Info("connection refused", zap.String("rule", reject.Rule), zap.String("message", reject.Message),
+		zap.String("namespace", s.Nsp().Name()), zap.String("address", address), zap.String("socket", string(s.Id())))
+	r.metrics.rejected.WithLabelValues(reject.Rule).Inc()
+	answered := false
+	fx := &socketEffects{r: r, s: s, st: st, refused: true, refuse: func(message string, data any) {
+		if !answered {
+			answered = true
+			next(socket.NewExtendedError(message, data))
+		}
+	}}
+	defer func() {
+		if !answered { // a panicking executor must not leave the client waiting
+			answered = true
+			next(socket.NewExtendedError(reject.Message, reject.Value))
+		}
+	}()
+	r.execute(context.Background(), rt, fx, actions, "connection", s)
 }
 
 // onConnection executes the connection rules' actions and subscribes to
@@ -106,7 +155,7 @@ func (r *Router) onConnection(s *socket.Socket) {
 		if len(args) > 0 {
 			reason, _ = args[0].(string)
 		}
-		r.onDisconnect(s, st, reason)
+		r.onDisconnect(s, st, st.disconnectReason(reason))
 	})
 }
 
@@ -163,6 +212,7 @@ func (r *Router) socketEvent(s *socket.Socket, kind rules.TriggerKind, name stri
 		Args:      args,
 		HasAck:    hasAck,
 		Socket:    describeSocket(s),
+		Server:    serverView{r},
 	}
 }
 

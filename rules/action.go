@@ -21,6 +21,9 @@ type Action struct {
 	Value   any               `json:"value,omitempty" yaml:"value,omitempty"`     // state value, rejection data
 	Level   string            `json:"level,omitempty" yaml:"level,omitempty"`     // log level
 	URL     string            `json:"url,omitempty" yaml:"url,omitempty"`         // webhook target
+	// Namespace is the namespace an action on other sockets addresses;
+	// empty means the event's ("/" for HTTP rules).
+	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
 }
 
 // Effects is what the router lets an action plugin do while it executes an
@@ -46,6 +49,12 @@ type Effects interface {
 	Reject(message string, data any) error
 	// Log writes a log line attributed to rule.
 	Log(rule, level, message string)
+	// Disconnect closes the socket that caused the event; its disconnect
+	// rules see reason.
+	Disconnect(reason string) error
+	// DisconnectRoom closes every socket in room of namespace; an empty
+	// namespace means the event's own ("/" for HTTP rules).
+	DisconnectRoom(namespace, room string) error
 }
 
 // RawTexts is implemented by Effects that know the JSON text the event's

@@ -205,7 +205,11 @@ rules:
     on: sum
     do: ['reply(data.a + data.b)']
 `,
-		event:      func() *rules.Event { ev := socketEvent("sum", map[string]any{"a": 1.0, "b": "x"}); ev.HasAck = true; return ev }(),
+		event: func() *rules.Event {
+			ev := socketEvent("sum", map[string]any{"a": 1.0, "b": "x"})
+			ev.HasAck = true
+			return ev
+		}(),
 		want:       []rules.Action{{Kind: "reply", Rule: "sum", Args: []any{map[string]any{"error": "internal error"}}}},
 		wantErrors: []wantError{{"sum", "do[0]", "invalid operation"}},
 	},

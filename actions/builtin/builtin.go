@@ -2,6 +2,7 @@
 package builtin
 
 import (
+	"github.com/eventrouter/eventrouter/actions/disconnect"
 	"github.com/eventrouter/eventrouter/actions/emit"
 	"github.com/eventrouter/eventrouter/actions/logaction"
 	"github.com/eventrouter/eventrouter/actions/reject"
@@ -20,6 +21,7 @@ func Plugins() []rules.Plugin {
 		state.Plugin(),
 		respond.Plugin(),
 		reject.Plugin(),
+		disconnect.Plugin(),
 	}
 }
 

@@ -16,7 +16,7 @@ const (
 	KindBroadcastOthers = "broadcast_others"
 	KindTo              = "to"
 	KindToOthers        = "to_others"
-	KindReply           = "reply"
+	KindReply           = rules.ReplyKind
 )
 
 // Plugin returns the emit plugin.

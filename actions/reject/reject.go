@@ -8,7 +8,7 @@ import (
 )
 
 // Kind is the action kind this plugin builds and executes.
-const Kind = "reject"
+const Kind = rules.RejectKind
 
 // Plugin returns the reject plugin.
 func Plugin() rules.Plugin {

@@ -9,7 +9,7 @@ import (
 )
 
 // Kind is the action kind this plugin builds and executes.
-const Kind = "respond"
+const Kind = rules.RespondKind
 
 // Plugin returns the respond plugin.
 func Plugin() rules.Plugin {
