@@ -21,8 +21,9 @@ import (
 // daemon is an eventrouter booted in-process from a config file on a random
 // loopback port.
 type daemon struct {
-	URL  string
-	Logs *observer.ObservedLogs
+	URL    string
+	Logs   *observer.ObservedLogs
+	Router *router.Router
 }
 
 // boot loads path exactly as the daemon does and serves it until the test
@@ -61,7 +62,7 @@ func boot(t *testing.T, path string) *daemon {
 			}
 		}
 	})
-	return &daemon{URL: "http://" + ln.Addr().String(), Logs: logs}
+	return &daemon{URL: "http://" + ln.Addr().String(), Logs: logs, Router: r}
 }
 
 // transportCases are the three ways a client reaches the server.

@@ -526,6 +526,20 @@ func (a *Agent) next(pred func(Report) bool, timeout time.Duration) (Report, err
 	}
 }
 
+// Pending returns the reports about socket id that no waiter has taken,
+// oldest first, without taking them.
+func (a *Agent) Pending(id string) []Report {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []Report
+	for _, r := range a.pending {
+		if r.ID == id {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func (a *Agent) diagnostics() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
