@@ -83,6 +83,7 @@ func NewEvent(rs *rules.Ruleset, c Case) (*rules.Event, error) {
 	if s.Rooms == nil {
 		ev.Socket.Rooms = []string{ev.Socket.ID}
 	}
+	ev.Server = c.Server.view(ev.Namespace)
 	return ev, nil
 }
 
@@ -107,9 +108,10 @@ func httpEvent(rs *rules.Ruleset, c Case, on, method, path string) (*rules.Event
 		params = mergeStrings(params, r.Params)
 	}
 	return &rules.Event{
-		Kind: rules.TriggerHTTP,
-		Name: name,
-		Vars: mergeVars(rs, c.Vars),
+		Kind:   rules.TriggerHTTP,
+		Name:   name,
+		Vars:   mergeVars(rs, c.Vars),
+		Server: c.Server.view("/"),
 		Request: rules.Request{
 			Method:  method,
 			Path:    path,

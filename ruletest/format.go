@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,6 +38,9 @@ type Case struct {
 	Socket Socket `yaml:"socket"`
 	// Vars are merged over the config's vars for this case.
 	Vars map[string]any `yaml:"vars"`
+	// Server is what room_size and socket_rooms read: the server's rooms
+	// when the event arrives. Empty means a server with no rooms.
+	Server Server `yaml:"server"`
 	// Expect is what the rules must yield.
 	Expect Expect `yaml:"expect"`
 
@@ -92,6 +96,59 @@ type Socket struct {
 	Handshake rules.Handshake `yaml:"handshake"`
 	// State is the socket's state, as earlier set actions left it.
 	State map[string]any `yaml:"state"`
+}
+
+// Server describes the rooms of the server a case's event arrives at, for
+// the reads room_size and socket_rooms. It is the whole truth: a socket is
+// in a room only when the room lists it, the case's own socket included.
+type Server struct {
+	// Rooms maps each room of the event's namespace ("/" for routes) to
+	// the ids of its sockets.
+	Rooms map[string][]string `yaml:"rooms"`
+	// Namespaces holds the rooms of other namespaces, by namespace name.
+	Namespaces map[string]ServerNamespace `yaml:"namespaces"`
+}
+
+// ServerNamespace is the rooms of one namespace of a Server.
+type ServerNamespace struct {
+	// Rooms maps each room to the ids of its sockets.
+	Rooms map[string][]string `yaml:"rooms"`
+}
+
+// view is the rules.ServerView of s for an event in namespace ns.
+func (s Server) view(ns string) rules.ServerView {
+	if s.Rooms == nil && s.Namespaces == nil {
+		return nil
+	}
+	return serverView{own: ns, s: s}
+}
+
+// serverView answers room reads from a case's Server table.
+type serverView struct {
+	own string
+	s   Server
+}
+
+func (v serverView) rooms(ns string) map[string][]string {
+	if ns == v.own {
+		return v.s.Rooms
+	}
+	return v.s.Namespaces[ns].Rooms
+}
+
+// RoomSize counts the sockets the table lists in room.
+func (v serverView) RoomSize(ns, room string) int { return len(v.rooms(ns)[room]) }
+
+// SocketRooms lists the rooms that list id, sorted.
+func (v serverView) SocketRooms(ns, id string) []string {
+	var out []string
+	for room, ids := range v.rooms(ns) {
+		if slices.Contains(ids, id) {
+			out = append(out, room)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // DefaultSocketID is the socket id of a case that sets none.
