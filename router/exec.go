@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"strings"
 
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -39,7 +38,7 @@ func (r *Router) execute(ctx context.Context, rt *Runtime, fx rules.Effects, act
 func (r *Router) logRuleErrors(res rules.Result, s *socket.Socket) {
 	r.metrics.result(res)
 	for _, e := range res.Errors {
-		fields := []zap.Field{zap.String("rule", e.Rule), zap.String("field", e.Field), zap.String("event", e.Event), zap.String("error", firstLine(e.Err))}
+		fields := []zap.Field{zap.String("rule", e.Rule), zap.String("field", e.Field), zap.String("event", e.Event), zap.String("error", e.Reason())}
 		if s != nil {
 			fields = append(fields, zap.String("socket", string(s.Id())))
 		}
@@ -57,10 +56,4 @@ func (r *Router) recoverEvent(event string, s *socket.Socket) {
 		}
 		r.log.Error("event handler panicked", fields...)
 	}
-}
-
-// firstLine is an error's message without expr's multi-line source snippet.
-func firstLine(err error) string {
-	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return msg
 }

@@ -44,8 +44,14 @@ type RuleError struct {
 
 // Error says which rule failed on which event, and why.
 func (e *RuleError) Error() string {
+	return fmt.Sprintf("rule %q: %s: event %q: %s", e.Rule, e.Field, e.Event, e.Reason())
+}
+
+// Reason is why the rule failed, on one line and in the config author's
+// words: numbers, strings, lists and mappings rather than Go types.
+func (e *RuleError) Reason() string {
 	msg, _, _ := strings.Cut(e.Err.Error(), "\n") // expr appends a source snippet; logs want one line
-	return fmt.Sprintf("rule %q: %s: event %q: %s", e.Rule, e.Field, e.Event, msg)
+	return userWords(msg)
 }
 
 // Unwrap returns the underlying error.

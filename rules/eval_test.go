@@ -405,10 +405,10 @@ rules:
 		},
 		wantMatched: []string{"before", "nil-fetch", "bad-level", "divide", "after"},
 		wantErrors: []wantError{
-			{"nil-fetch", "do[1]", "cannot fetch x from <nil>"},
+			{"nil-fetch", "do[1]", "cannot read x of nil"},
 			{"bad-level", "do[1]", `log_at: level "bogus" is not debug, info, warn or error`},
 			{"divide", "do[0]", "integer divide by zero"},
-			{"bad-when", "when", "cannot fetch x from <nil>"},
+			{"bad-when", "when", "cannot read x of nil"},
 		},
 	},
 	{
