@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/eventrouter/eventrouter/rules"
@@ -46,7 +47,9 @@ func (r *Router) routeHandler(rt *Runtime, pattern string) http.Handler {
 		fx := &httpEffects{r: r, w: w, route: pattern}
 		r.execute(req.Context(), rt, fx, res.Actions, pattern, nil)
 		if !fx.responded {
-			if len(res.Errors) > 0 {
+			// Evaluation answers a failed request with respond(500) itself;
+			// this is the fallback for a registry without respond.
+			if slices.ContainsFunc(res.Errors, func(e *rules.RuleError) bool { return !e.Continued }) {
 				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "rule failed"}, nil)
 				return
 			}

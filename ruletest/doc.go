@@ -54,15 +54,26 @@
 //	  handshake  auth, query, headers, address, secure
 //	  state      what earlier set() actions left
 //	vars         merged over the config's vars
+//	server:      what room_size and socket_rooms read; the whole truth
+//	  rooms      room -> socket ids, in the event's namespace (/ for routes)
+//	  namespaces namespace -> {rooms: ...}, for other namespaces
 //	expect:
 //	  actions    the exact list of actions
 //	  contains   actions that must appear in order, others allowed between
 //	  no_actions true: the event yields nothing
 //	  error      a substring of a run-time rule error the event must cause
-//	  matched    the exact list of rules whose trigger and when held
+//	  matched    the exact list of rules whose trigger matched and that ran
+//	             their do list, or their else list when when was false
 //
-// An expected action has the fields of rules.Action: kind, rule, event,
-// args, rooms, status, body, headers, message, key, value, level, url.
+// An expected action has the fields of rules.Action: kind, rule,
+// namespace, event, args, rooms, status, body, headers, message, key,
+// value, level, url.
+//
+// The actions are exactly those the daemon executes, in its order. That
+// includes what evaluation adds on its own: the reject of a connection
+// whose rules failed (socketio.error_message), the error ack of an event
+// whose rules failed or that no rule answered (socketio.ack_unanswered),
+// and the 500 of a route whose rules failed.
 //
 // # Comparing
 //
