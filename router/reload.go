@@ -92,6 +92,9 @@ func (r *Router) swap(rs *rules.Ruleset, hash string) (bool, error) {
 		}
 	}
 	r.rt.Store(rt)
+	if !slices.Contains(old.Rules.Config.Server.CORS.Origins, "*") {
+		warnAnyOrigin(r.log, rs.Config)
+	}
 
 	d := diffRules(old.Rules.Config.Rules, rs.Config.Rules)
 	r.metrics.forgetRules(d.removed)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,7 @@ type Router struct {
 	closing atomic.Bool
 
 	metrics   *metrics
+	limited   *limitLog    // refusals by limits: counted, logged at a bounded rate
 	boot      rules.Config // the config New started from: restart-only settings
 	reloadFn  func(ctx context.Context) error
 	serving   atomic.Bool   // the public listener is serving
@@ -77,6 +79,8 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	}
 	r.rt.Store(rt)
 	r.metrics.configLoaded(rt)
+	r.limited = newLimitLog(r.log, r.metrics.reg)
+	warnAnyOrigin(r.log, rs.Config)
 
 	cfg := rs.Config.SocketIO
 	sopts := socket.DefaultServerOptions()
@@ -122,6 +126,16 @@ func (r *Router) Runtime() *Runtime { return r.rt.Load() }
 // under the current runtime's CORS policy.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt := r.rt.Load()
+	if origin := req.Header.Get("Origin"); origin != "" && !rt.originAllowed(origin) {
+		// Refused before any rule or the engine sees it: a websocket
+		// upgrade, every polling request, and routes, simple requests
+		// (which browsers send without a preflight) included. Requests
+		// without an Origin come from non-browser clients and pass.
+		r.limited.hit("origin", "request from a foreign origin refused", zap.String("origin", origin),
+			zap.String("method", req.Method), zap.String("path", req.URL.Path), zap.String("address", req.RemoteAddr))
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": "origin not allowed"}, nil)
+		return
+	}
 	if strings.HasPrefix(req.URL.Path, r.sioPath) || req.URL.Path+"/" == r.sioPath {
 		if isWebsocketUpgrade(req) {
 			w = &releasingWriter{w: w}
@@ -199,6 +213,13 @@ func (r *Router) closeSockets() {
 	r.ioClose.Do(func() {
 		r.io.Close(func(error) { close(r.ioClosed) })
 	})
+}
+
+// warnAnyOrigin warns, once per config, when any web site may connect.
+func warnAnyOrigin(log *zap.Logger, cfg *rules.Config) {
+	if slices.Contains(cfg.Server.CORS.Origins, "*") {
+		log.Warn(`server.cors.origins allows "*": any web site may connect and call the routes; list your sites' origins to lock it down`)
+	}
 }
 
 // isWebsocketUpgrade reports whether req asks to become a websocket.
