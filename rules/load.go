@@ -15,6 +15,7 @@ import (
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
+	yamlv3 "go.yaml.in/yaml/v3"
 )
 
 // EnvPrefix starts every environment variable that overrides a config key:
@@ -68,7 +69,13 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 
 	k := koanf.New(".")
 	if err := k.Load(srcProvider(src), yaml.Parser()); err != nil {
-		ps.addAt("", "", 0, 0, fmt.Sprintf("invalid config: %v", unwrapAll(err)))
+		var top any
+		if yerr := yamlv3.Unmarshal(src, &top); yerr == nil && top != nil {
+			// koanf wants a mapping at the top and says so in Go.
+			ps.addAt("", "", 1, 1, fmt.Sprintf("the config must be a mapping of keys such as server: and rules:, got %s", valueWord(top)))
+		} else {
+			ps.addAt("", "", 0, 0, fmt.Sprintf("invalid config: %v", unwrapAll(err)))
+		}
 		return nil, nil, ps.err()
 	}
 
@@ -112,7 +119,7 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 	cfg := Config{}
 	failed := map[string]bool{}
 	decodeInto(ps, failed, "", raw, reflect.ValueOf(&cfg).Elem())
-	applyDefaults(raw, &cfg)
+	applyDefaults(raw, failed, &cfg)
 	validateSettings(ps, failed, &cfg)
 	return &cfg, ps, nil
 }
@@ -197,10 +204,17 @@ func decodeInto(ps *problems, failed map[string]bool, prefix string, raw any, v 
 				f.Tag.Get("koanf"), flowItem(item), item)
 			ps.pos.asItem(key)
 			decodeStrings(ps, failed, key, []any{val}, v.Field(i))
+		case f.Type.Kind() == reflect.Slice && val != nil && !isList(val):
+			ps.addKey(key, "want %s, got %s", typeWord(f.Type), valueWord(val))
+			failed[key] = true
 		default:
 			if err := decodeValue(val, v.Field(i).Addr().Interface()); err != nil {
 				ps.addKey(key, "%s", err)
 				failed[key] = true
+				if f.Type.Kind() == reflect.String && isScalar(val) {
+					// Check the rest of the rule as if it were quoted.
+					v.Field(i).SetString(fmt.Sprint(val))
+				}
 			}
 		}
 	}
@@ -235,6 +249,11 @@ func decodeStrings(ps *problems, failed map[string]bool, key string, list []any,
 	out := reflect.MakeSlice(v.Type(), len(list), len(list))
 	for j, item := range list {
 		ikey := fmt.Sprintf("%s[%d]", key, j)
+		if item == nil {
+			ps.addKey(ikey, `empty item: write a value after "- ", or remove the line`)
+			failed[ikey] = true
+			continue
+		}
 		if err := decodeValue(item, out.Index(j).Addr().Interface()); err != nil {
 			hint := ""
 			if _, isMap := item.(map[string]any); isMap {
@@ -507,26 +526,12 @@ func unwrapAll(err error) error {
 	}
 }
 
-// yamlErrorLine extracts "line N" from a YAML parser error, or 0.
-func yamlErrorLine(err error) int {
-	s := err.Error()
-	i := strings.Index(s, "line ")
-	if i < 0 {
-		return 0
-	}
-	j := i + len("line ")
-	k := j
-	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
-		k++
-	}
-	n, _ := strconv.Atoi(s[j:k])
-	return n
-}
-
 // applyDefaults fills every scalar or list key that neither the file nor
 // the environment set with its value from Defaults. raw is what they set,
-// misspelt keys included under the key they were meant to be.
-func applyDefaults(raw map[string]any, cfg *Config) {
+// misspelt keys included under the key they were meant to be. A key that
+// failed to decode gets its default too, so the checks that depend on it
+// do not report its absence as well.
+func applyDefaults(raw map[string]any, failed map[string]bool, cfg *Config) {
 	def := reflect.ValueOf(Defaults())
 	var walk func(prefix string, dst, src reflect.Value)
 	walk = func(prefix string, dst, src reflect.Value) {
@@ -537,7 +542,7 @@ func applyDefaults(raw map[string]any, cfg *Config) {
 				walk(key, dst.Field(i), src.Field(i))
 				continue
 			}
-			if !rawHas(raw, key) {
+			if !rawHas(raw, key) || failed[key] {
 				dst.Field(i).Set(src.Field(i))
 			}
 		}

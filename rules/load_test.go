@@ -164,6 +164,19 @@ var badConfigs = []struct {
 		":16:9: rule \"ping\": do[1]: unknown function emitt, did you mean emit? (at 1:1 of the expression)",
 		":17:13: rule \"ping\": do[2]: unknown name reqest, did you mean request? (at 1:5 of the expression)",
 	}},
+	{"wrong-shapes.bad.yaml", []string{
+		// Wrong shapes inside a named rule; the rest of the rule is still checked.
+		":1:1: namespaces: want a list of strings, got a mapping",
+		":4:5: rule \"chat\": on: want a string, got the number 5",
+		":5:5: rule \"chat\": final: want true or false, got the string \"maybe\"",
+		":6:5: rule \"chat\": on_error: want a string, got a list",
+		":8:18: rule \"chat\": do[0]: unknown name dat, did you mean data? (at 1:10 of the expression)",
+		":9:9: rule \"chat\": do[1]: want a string, got the number 5",
+		":10:8: rule \"chat\": do[2]: empty item: write a value after \"- \", or remove the line",
+	}},
+	{"top-level-list.bad.yaml", []string{
+		":1:1: the config must be a mapping of keys such as server: and rules:, got a list",
+	}},
 }
 
 // goTypeName matches Go type names, which no message may show: a config
