@@ -121,7 +121,7 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 			ps.add(key, "", "rules[%d]: a rule needs a name", i)
 			name = fmt.Sprintf("#%d", i)
 		} else if prev, dup := names[name]; dup {
-			ps.add(key+".name", name, "duplicate rule name, first used by rules[%d]", prev)
+			ps.add(key+".name", name, "duplicate rule name, first used by %s", ps.ruleAt(prev))
 		} else {
 			names[name] = i
 		}

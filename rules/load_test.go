@@ -61,7 +61,7 @@ var badConfigs = []struct {
 		":2:3: server.max_body: want a size such as 1048576, \"1MiB\" or \"512KB\", got \"lots\"",
 	}},
 	{"duplicate-name.bad.yaml", []string{
-		":6:5: rule \"hello\": duplicate rule name, first used by rules[0]",
+		":6:5: rule \"hello\": duplicate rule name, first used by the rule at line 2",
 	}},
 	{"missing-on-do.bad.yaml", []string{
 		":2:5: rule \"no-trigger\": on: a trigger is required (an event name, connection, disconnect, * or METHOD /path)",
@@ -115,7 +115,7 @@ var badConfigs = []struct {
 		":4:5: unknown key server.cors.methiods, did you mean methods?",
 		":6:3: socketio.ping_interval: want a duration with a unit such as \"10s\" or \"500ms\", got 5",
 		":11:9: rule \"a\": do[0]: respond(status, body[, headers]) is only valid in HTTP route rules, not in a socket event rule",
-		":12:5: rule \"a\": duplicate rule name, first used by rules[0]",
+		":12:5: rule \"a\": duplicate rule name, first used by the rule at line 8",
 		":13:5: rule \"a\": on: cannot route event \"connect\": use on: connection",
 		":15:9: rule \"a\": do[0]: yields a number, want an action such as emit(...) or log(...)",
 	}},

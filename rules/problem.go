@@ -81,6 +81,17 @@ func (ps *problems) ruleScope(key string) (rule, rel string) {
 	return ps.ruleNames[i], strings.TrimPrefix(rest, ".")
 }
 
+// ruleAt names rules[i] by where it stands, for a problem that cannot
+// name it by its name: "the rule at line 12", or "rules[2]" when the
+// config did not come from a file.
+func (ps *problems) ruleAt(i int) string {
+	key := fmt.Sprintf("rules[%d]", i)
+	if line, _ := ps.pos.lookup(key); line > 0 {
+		return fmt.Sprintf("the rule at line %d", line)
+	}
+	return key
+}
+
 // addKey records a problem with the value at key, written "key: message",
 // or `rule "name": key: message` with key relative to its rule.
 func (ps *problems) addKey(key, format string, args ...any) {
