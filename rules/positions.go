@@ -38,12 +38,16 @@ func indexPositions(src []byte) (positions, error) {
 // read under another name (a misspelt key, a scalar read as a one-item
 // list) is reported where it stands.
 func (p positions) alias(key, to string) {
-	for k, lc := range p.at {
+	var under []string // collected first: the loop must not see its own additions
+	for k := range p.at {
 		if rest, ok := strings.CutPrefix(k, key); ok && (rest == "" || strings.ContainsAny(rest[:1], ".[=")) {
-			p.at[to+rest] = lc
-			if st, ok := p.style[k]; ok {
-				p.style[to+rest] = st
-			}
+			under = append(under, rest)
+		}
+	}
+	for _, rest := range under {
+		p.at[to+rest] = p.at[key+rest]
+		if st, ok := p.style[key+rest]; ok {
+			p.style[to+rest] = st
 		}
 	}
 }
