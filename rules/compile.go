@@ -100,6 +100,7 @@ var (
 
 func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 	rs := &Ruleset{Config: cfg, registry: reg, index: map[ruleKey][]*Rule{}}
+	ps.vocab = newVocabulary(reg)
 	opts := exprOptions(reg)
 	subCfg := subConfig(opts)
 	names := map[string]int{}
@@ -120,7 +121,7 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 			ps.add(key, "", "rules[%d]: a rule needs a name", i)
 			name = fmt.Sprintf("#%d", i)
 		} else if prev, dup := names[name]; dup {
-			ps.add(key+".name", name, "duplicate rule name, first used by rules[%d]", prev)
+			ps.add(key+".name", name, "duplicate rule name, first used by %s", ps.ruleAt(prev))
 		} else {
 			names[name] = i
 		}
@@ -225,7 +226,7 @@ func compileBranch(ps *problems, reg *Registry, opts []expr.Option, subCfg *conf
 			continue
 		}
 		if t := prog.Node().Type(); !actionLike(t) {
-			ps.add(ikey, rule, "%s: yields %s, want an action such as emit(...) or log(...)", item, t)
+			ps.add(ikey, rule, "%s: yields %s, want an action such as emit(...) or log(...)", item, ps.vocab.typeWord(t.String()))
 			continue
 		}
 		checkCalls(ps, reg, prog, kind, ikey, rule, item)
@@ -329,15 +330,28 @@ func registerPattern(mux *http.ServeMux, pattern string) (err error) {
 	return nil
 }
 
-// addExprError records a compile error at its position inside the value.
+// addExprError records a compile error at its position inside the value,
+// in config words and with a suggestion for a misspelt name or field.
 func addExprError(ps *problems, key, rule, field string, err error) {
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		line, col := ps.pos.exprPosition(key, fe.Line, fe.Column)
-		ps.addAt(key, rule, line, col, fmt.Sprintf("%s: %s (at %d:%d of the expression)", field, fe.Message, fe.Line, fe.Column+1))
+		msg := ps.vocab.describe(fe.Message, snippetLine(fe.Snippet), fe.Column)
+		ps.addAt(key, rule, line, col, fmt.Sprintf("%s: %s (at %d:%d of the expression)", field, msg, fe.Line, fe.Column+1))
 		return
 	}
-	ps.add(key, rule, "%s: %v", field, err)
+	line, col := ps.pos.exprPosition(key, 1, 0)
+	ps.addAt(key, rule, line, col, fmt.Sprintf("%s: %s", field, ps.vocab.describe(err.Error(), "", 0)))
+}
+
+// snippetLine returns the source line an expr error quotes in its snippet
+// ("\n | line\n | ...^"), or "".
+func snippetLine(snippet string) string {
+	parts := strings.Split(snippet, "\n | ")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
 }
 
 // checkCalls refuses calls to functions that do not apply to the rule's

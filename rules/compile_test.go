@@ -36,7 +36,7 @@ func TestCompile(t *testing.T) {
 		{
 			name:    "when must be boolean, not a string",
 			rules:   []rules.RuleSpec{{Name: "a", On: "msg", When: `"yes"`, Do: []string{`log(data)`}}},
-			wantErr: `rule "a": when: expected bool, but got string`,
+			wantErr: `rule "a": when: want true or false, got a string`,
 		},
 		{
 			name:    "wrong argument type",
@@ -91,7 +91,7 @@ func TestCompile(t *testing.T) {
 		{
 			name:    "a string is not an action",
 			rules:   []rules.RuleSpec{{Name: "a", On: "msg", Do: []string{`"emit"`}}},
-			wantErr: `do[0]: yields string, want an action`,
+			wantErr: `do[0]: yields a string, want an action`,
 		},
 	}
 	for _, tc := range tests {

@@ -101,7 +101,7 @@ func ExampleLoad() {
 	// testdata/many-problems.bad.yaml:4:5: unknown key server.cors.methiods, did you mean methods?
 	// testdata/many-problems.bad.yaml:6:3: socketio.ping_interval: want a duration with a unit such as "10s" or "500ms", got 5
 	// testdata/many-problems.bad.yaml:11:9: rule "a": do[0]: respond(status, body[, headers]) is only valid in HTTP route rules, not in a socket event rule
-	// testdata/many-problems.bad.yaml:12:5: rule "a": duplicate rule name, first used by rules[0]
+	// testdata/many-problems.bad.yaml:12:5: rule "a": duplicate rule name, first used by the rule at line 8
 	// testdata/many-problems.bad.yaml:13:5: rule "a": on: cannot route event "connect": use on: connection
-	// testdata/many-problems.bad.yaml:15:9: rule "a": do[0]: yields int, want an action such as emit(...) or log(...)
+	// testdata/many-problems.bad.yaml:15:9: rule "a": do[0]: yields a number, want an action such as emit(...) or log(...)
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+	yamlv3 "go.yaml.in/yaml/v3"
 )
 
 // EnvPrefix starts every environment variable that overrides a config key:
@@ -56,14 +56,28 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
-	ps := &problems{file: path, pos: indexPositions(src)}
-
-	k := koanf.New(".")
-	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-		ps.addAt("", "", yamlErrorLine(err), 0, fmt.Sprintf("invalid YAML: %v (an expression that holds \": \" or starts with { or [ must be quoted)", unwrapAll(err)))
+	pos, err := indexPositions(src)
+	ps := &problems{file: path, pos: pos}
+	if err != nil {
+		line, col, msg := locateYAMLError(src, err)
+		if hint := yamlHint(lineAt(src, line), msg); hint != "" {
+			msg += " (" + hint + ")"
+		}
+		ps.addAt("", "", line, col, "invalid YAML: "+msg)
 		return nil, nil, ps.err()
 	}
-	checkKeys(ps, "", k.Raw(), reflect.TypeOf(Config{}))
+
+	k := koanf.New(".")
+	if err := k.Load(srcProvider(src), yaml.Parser()); err != nil {
+		var top any
+		if yerr := yamlv3.Unmarshal(src, &top); yerr == nil && top != nil {
+			// koanf wants a mapping at the top and says so in Go.
+			ps.addAt("", "", 1, 1, fmt.Sprintf("the config must be a mapping of keys such as server: and rules:, got %s", valueWord(top)))
+		} else {
+			ps.addAt("", "", 0, 0, fmt.Sprintf("invalid config: %v", unwrapAll(err)))
+		}
+		return nil, nil, ps.err()
+	}
 
 	environ := opts.Environ
 	if environ == nil {
@@ -91,12 +105,57 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 		return nil, nil, fmt.Errorf("read environment: %w", err)
 	}
 
+	// Keys are checked after the environment is applied, on the same raw
+	// values that are decoded: every override names a declared key, and a
+	// misspelt key's value is decoded under the key it was meant to be.
+	raw := k.Raw()
+	typos := checkKeys(ps, "", raw, reflect.TypeOf(Config{}))
+	ps.ruleNames = ruleNames(raw["rules"])
+	for _, t := range typos {
+		rule, rel := ps.ruleScope(t.path)
+		ps.add(t.path, rule, "unknown key %s%s", rel, DidYouMean(t.key, t.names))
+	}
+
 	cfg := Config{}
 	failed := map[string]bool{}
-	decodeInto(ps, failed, "", k.Raw(), reflect.ValueOf(&cfg).Elem())
-	applyDefaults(k, &cfg)
+	decodeInto(ps, failed, "", raw, reflect.ValueOf(&cfg).Elem())
+	applyDefaults(raw, failed, &cfg)
 	validateSettings(ps, failed, &cfg)
 	return &cfg, ps, nil
+}
+
+// srcProvider hands koanf the bytes already read, so the file is read once
+// and the positions match what is decoded.
+type srcProvider []byte
+
+// ReadBytes returns the file's bytes.
+func (p srcProvider) ReadBytes() ([]byte, error) { return p, nil }
+
+// Read is not supported: koanf calls ReadBytes when given a parser.
+func (p srcProvider) Read() (map[string]any, error) {
+	return nil, errors.New("srcProvider needs a parser")
+}
+
+// lineAt returns the 1-based line of src, or "".
+func lineAt(src []byte, line int) string {
+	lines := strings.Split(string(src), "\n")
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	return lines[line-1]
+}
+
+// ruleNames returns the name of each rule in the raw rules list, "" where
+// a rule has none.
+func ruleNames(raw any) []string {
+	list, _ := raw.([]any)
+	names := make([]string, len(list))
+	for i, item := range list {
+		if m, ok := item.(map[string]any); ok {
+			names[i], _ = m["name"].(string)
+		}
+	}
+	return names
 }
 
 // decodeInto decodes raw into the struct v field by field, so that every
@@ -105,7 +164,7 @@ func decodeInto(ps *problems, failed map[string]bool, prefix string, raw any, v 
 	m, ok := raw.(map[string]any)
 	if !ok {
 		if raw != nil {
-			ps.add(prefix, "", "%s: want a mapping, got %s", prefix, valueWord(raw))
+			ps.addKey(prefix, "want a mapping, got %s", valueWord(raw))
 			failed[prefix] = true
 		}
 		return
@@ -125,7 +184,7 @@ func decodeInto(ps *problems, failed map[string]bool, prefix string, raw any, v 
 			list, ok := val.([]any)
 			if !ok {
 				if val != nil {
-					ps.add(key, "", "%s: want a list, got %s", key, valueWord(val))
+					ps.addKey(key, "want a list, got %s", valueWord(val))
 					failed[key] = true
 				}
 				continue
@@ -137,16 +196,51 @@ func decodeInto(ps *problems, failed map[string]bool, prefix string, raw any, v 
 			v.Field(i).Set(out)
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String && isList(val):
 			decodeStrings(ps, failed, key, val.([]any), v.Field(i))
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String && isScalar(val):
+			// One value where a list belongs: say how to write the list,
+			// and check the value as its only item.
+			item := fmt.Sprint(val)
+			ps.addKey(key, "want a list, not a single value; write %s: [%s], or put %s on the next line as a list item that starts with \"- \"",
+				f.Tag.Get("koanf"), flowItem(item), item)
+			ps.pos.asItem(key)
+			decodeStrings(ps, failed, key, []any{val}, v.Field(i))
+		case f.Type.Kind() == reflect.Slice && val != nil && !isList(val):
+			ps.addKey(key, "want %s, got %s", typeWord(f.Type), valueWord(val))
+			failed[key] = true
 		default:
 			if err := decodeValue(val, v.Field(i).Addr().Interface()); err != nil {
-				ps.add(key, "", "%s: %s", key, err)
+				ps.addKey(key, "%s", err)
 				failed[key] = true
+				if f.Type.Kind() == reflect.String && isScalar(val) {
+					// Check the rest of the rule as if it were quoted.
+					v.Field(i).SetString(fmt.Sprint(val))
+				}
 			}
 		}
 	}
 }
 
 func isList(v any) bool { _, ok := v.([]any); return ok }
+
+// isScalar reports whether v is a single YAML value: not a list, not a
+// mapping, not nothing.
+func isScalar(v any) bool {
+	switch v.(type) {
+	case nil, []any, map[string]any:
+		return false
+	}
+	return true
+}
+
+// flowItem writes s as an item of a YAML flow list ([a, b]), quoting it
+// when YAML would otherwise split or misread it.
+func flowItem(s string) string {
+	if s == "" || strings.ContainsAny(s[:1], "-?:,[]{}#&*!|>'\"%@`") || strings.ContainsAny(s, ",[]{}") ||
+		strings.Contains(s, ": ") || strings.Contains(s, " #") || strings.TrimSpace(s) != s {
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	return s
+}
 
 // decodeStrings decodes a list of strings item by item, so that each bad
 // item is reported where it stands. A bad item is left empty in place, so
@@ -155,12 +249,17 @@ func decodeStrings(ps *problems, failed map[string]bool, key string, list []any,
 	out := reflect.MakeSlice(v.Type(), len(list), len(list))
 	for j, item := range list {
 		ikey := fmt.Sprintf("%s[%d]", key, j)
+		if item == nil {
+			ps.addKey(ikey, `empty item: write a value after "- ", or remove the line`)
+			failed[ikey] = true
+			continue
+		}
 		if err := decodeValue(item, out.Index(j).Addr().Interface()); err != nil {
 			hint := ""
 			if _, isMap := item.(map[string]any); isMap {
 				hint = ` (an expression that holds ": " must be quoted, or YAML reads it as a mapping)`
 			}
-			ps.add(ikey, "", "%s: %s%s", ikey, err, hint)
+			ps.addKey(ikey, "%s%s", err, hint)
 			failed[ikey] = true
 		}
 	}
@@ -183,39 +282,55 @@ func decodeValue(in, out any) error {
 	return nil
 }
 
-// checkKeys reports every key in raw that the type t does not declare,
-// naming the closest declared key.
-func checkKeys(ps *problems, prefix string, raw any, t reflect.Type) {
+// typo is a key that its type does not declare.
+type typo struct {
+	path  string   // where it stands, e.g. "rules[2].whn"
+	key   string   // the key as written, e.g. "whn"
+	names []string // the keys declared there, sorted
+}
+
+// checkKeys finds every key in raw that the type t does not declare. When
+// a misspelt key is close to a declared key that is absent, its value is
+// copied there (and its positions aliased), so that what the value holds
+// is checked too, in the same run, instead of after the typo is fixed.
+func checkKeys(ps *problems, prefix string, raw any, t reflect.Type) []typo {
+	var out []typo
 	switch t.Kind() {
 	case reflect.Struct:
 		m, ok := raw.(map[string]any)
 		if !ok {
-			return // the decoder reports the type mismatch
+			return nil // the decoder reports the type mismatch
 		}
 		fields := structKeys(t)
-		names := make([]string, 0, len(fields))
-		for name := range fields {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for key, v := range m {
+		names := keysOf(fields)
+		for _, key := range keysOf(m) {
 			path := joinKey(prefix, key)
-			f, ok := fields[key]
-			if !ok {
-				ps.add(path, "", "unknown key %s%s", path, DidYouMean(key, names))
+			if _, ok := fields[key]; ok {
 				continue
 			}
-			checkKeys(ps, path, v, f.Type)
+			out = append(out, typo{path: path, key: key, names: names})
+			if meant := closest(key, names); meant != "" {
+				if _, taken := m[meant]; !taken {
+					m[meant] = m[key]
+					ps.pos.alias(path, joinKey(prefix, meant))
+				}
+			}
+		}
+		for _, key := range keysOf(m) {
+			if f, ok := fields[key]; ok {
+				out = append(out, checkKeys(ps, joinKey(prefix, key), m[key], f.Type)...)
+			}
 		}
 	case reflect.Slice:
 		list, ok := raw.([]any)
 		if !ok {
-			return
+			return nil
 		}
 		for i, item := range list {
-			checkKeys(ps, prefix+"["+strconv.Itoa(i)+"]", item, t.Elem())
+			out = append(out, checkKeys(ps, prefix+"["+strconv.Itoa(i)+"]", item, t.Elem())...)
 		}
 	}
+	return out
 }
 
 // structKeys maps each koanf tag of t to its field.
@@ -302,7 +417,7 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	}
 	s, ok := data.(string)
 	if !ok {
-		return nil, fmt.Errorf("want a duration with a unit such as \"10s\" or \"500ms\", got %v", data)
+		return nil, fmt.Errorf("want a duration with a unit such as \"10s\" or \"500ms\", got %s", shortValue(data))
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -338,7 +453,7 @@ func byteSizeHook(from, to reflect.Type, data any) (any, error) {
 		}
 		return ByteSize(n), nil
 	default:
-		return nil, fmt.Errorf("want a size such as 1048576 or \"1MiB\", got %v", data)
+		return nil, fmt.Errorf("want a size such as 1048576 or \"1MiB\", got %s", shortValue(data))
 	}
 }
 
@@ -391,6 +506,15 @@ func valueWord(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// shortValue writes a scalar as it stands in YAML and names anything else.
+func shortValue(v any) string {
+	switch v.(type) {
+	case nil, []any, map[string]any:
+		return valueWord(v)
+	}
+	return fmt.Sprint(v)
+}
+
 // unwrapAll returns the innermost error of a chain.
 func unwrapAll(err error) error {
 	for {
@@ -402,25 +526,12 @@ func unwrapAll(err error) error {
 	}
 }
 
-// yamlErrorLine extracts "line N" from a YAML parser error, or 0.
-func yamlErrorLine(err error) int {
-	s := err.Error()
-	i := strings.Index(s, "line ")
-	if i < 0 {
-		return 0
-	}
-	j := i + len("line ")
-	k := j
-	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
-		k++
-	}
-	n, _ := strconv.Atoi(s[j:k])
-	return n
-}
-
 // applyDefaults fills every scalar or list key that neither the file nor
-// the environment set with its value from Defaults.
-func applyDefaults(k *koanf.Koanf, cfg *Config) {
+// the environment set with its value from Defaults. raw is what they set,
+// misspelt keys included under the key they were meant to be. A key that
+// failed to decode gets its default too, so the checks that depend on it
+// do not report its absence as well.
+func applyDefaults(raw map[string]any, failed map[string]bool, cfg *Config) {
 	def := reflect.ValueOf(Defaults())
 	var walk func(prefix string, dst, src reflect.Value)
 	walk = func(prefix string, dst, src reflect.Value) {
@@ -431,12 +542,27 @@ func applyDefaults(k *koanf.Koanf, cfg *Config) {
 				walk(key, dst.Field(i), src.Field(i))
 				continue
 			}
-			if !k.Exists(key) {
+			if !rawHas(raw, key) || failed[key] {
 				dst.Field(i).Set(src.Field(i))
 			}
 		}
 	}
 	walk("", reflect.ValueOf(cfg).Elem(), def)
+}
+
+// rawHas reports whether the dotted key is set in raw.
+func rawHas(raw map[string]any, key string) bool {
+	var v any = raw
+	for _, part := range strings.Split(key, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		if v, ok = m[part]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // validateSettings checks values that decode but make no sense.

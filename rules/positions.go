@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -18,17 +19,37 @@ type positions struct {
 // valueSuffix marks the entry that holds where a key's value starts.
 const valueSuffix = "="
 
-// indexPositions walks a parsed YAML document and records where every key
-// and list item starts. A document that does not parse yields no positions;
-// koanf reports the syntax error itself.
-func indexPositions(src []byte) positions {
+// indexPositions parses a YAML document and records where every key and
+// list item starts. A document that does not parse yields no positions and
+// the parser's error.
+func indexPositions(src []byte) (positions, error) {
 	var doc yaml.Node
 	pos := positions{at: map[string][2]int{}, style: map[string]yaml.Style{}, lines: strings.Split(string(src), "\n")}
-	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 {
-		return pos
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return pos, err
 	}
-	pos.walk("", doc.Content[0])
-	return pos
+	if len(doc.Content) > 0 {
+		pos.walk("", doc.Content[0])
+	}
+	return pos, nil
+}
+
+// alias makes key and everything under it also known as to, so a value
+// read under another name (a misspelt key, a scalar read as a one-item
+// list) is reported where it stands.
+func (p positions) alias(key, to string) {
+	var under []string // collected first: the loop must not see its own additions
+	for k := range p.at {
+		if rest, ok := strings.CutPrefix(k, key); ok && (rest == "" || strings.ContainsAny(rest[:1], ".[=")) {
+			under = append(under, rest)
+		}
+	}
+	for _, rest := range under {
+		p.at[to+rest] = p.at[key+rest]
+		if st, ok := p.style[key+rest]; ok {
+			p.style[to+rest] = st
+		}
+	}
 }
 
 func (p positions) walk(path string, n *yaml.Node) {
@@ -57,6 +78,16 @@ func (p positions) walk(path string, n *yaml.Node) {
 		if n.Alias != nil {
 			p.walk(path, n.Alias)
 		}
+	}
+}
+
+// asItem records the value of key as the first item of a list at key, for
+// a single value read as a one-item list.
+func (p positions) asItem(key string) {
+	if lc, ok := p.at[key+valueSuffix]; ok {
+		p.at[key+"[0]"] = lc
+		p.at[key+"[0]"+valueSuffix] = lc
+		p.style[key+"[0]"] = p.style[key]
 	}
 }
 
@@ -116,4 +147,62 @@ func (p positions) blockIndent(line int) int {
 		}
 	}
 	return 0
+}
+
+// yamlErrorText matches a YAML parser error: "yaml: line 6: did not find
+// expected key".
+var yamlErrorText = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+
+// locateYAMLError finds where a YAML syntax error is. The parser reports
+// the line where the enclosing block starts, which for a mis-indented list
+// item can be the first line of the file; the line that breaks the document
+// is the first one whose prefix fails to parse with the same complaint.
+// The column is that line's first character. It returns the complaint
+// without the parser's prefix.
+func locateYAMLError(src []byte, err error) (line, col int, msg string) {
+	msg = err.Error()
+	if m := yamlErrorText.FindStringSubmatch(msg); m != nil {
+		msg = msg[len(m[0]):]
+		line, _ = strconv.Atoi(m[1])
+	}
+	lines := strings.SplitAfter(string(src), "\n")
+	var doc yaml.Node
+	for n := 1; n <= len(lines); n++ {
+		perr := yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &doc)
+		if perr != nil && strings.HasSuffix(perr.Error(), ": "+msg) {
+			line = n
+			break
+		}
+	}
+	if line < 1 || line > len(lines) {
+		return line, 0, msg
+	}
+	text := lines[line-1]
+	return line, len(text) - len(strings.TrimLeft(text, " ")) + 1, msg
+}
+
+// yamlHint says what usually causes a YAML syntax error on this line, or
+// "" when nothing specific applies.
+func yamlHint(text, msg string) string {
+	indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
+	value := strings.TrimSpace(text)
+	if v, ok := strings.CutPrefix(value, "- "); ok {
+		value = strings.TrimSpace(v)
+	} else if _, v, ok := strings.Cut(value, ": "); ok {
+		value = strings.TrimSpace(v)
+	}
+	switch {
+	case strings.Contains(indent, "\t"):
+		return "indent with spaces: YAML does not allow tabs"
+	case strings.Contains(msg, "mapping values are not allowed"):
+		return `an expression that holds ": " must be quoted, as in '` + strings.ReplaceAll(value, "'", "''") + `'`
+	case strings.Contains(msg, "did not find expected") && (strings.HasPrefix(value, `"`) || strings.HasPrefix(value, "'")):
+		return "a value that starts with a quote must end with it: quote the whole expression"
+	case strings.Contains(msg, "alphabetic or numeric character") && strings.HasPrefix(value, "*"):
+		return `* must be quoted: "*"`
+	case strings.Contains(msg, "did not find expected key"), strings.Contains(msg, "expected '-' indicator"),
+		strings.Contains(msg, "not allowed in this context"):
+		return "check this line's indentation against the lines above it"
+	}
+	return ""
 }

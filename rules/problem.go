@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -56,6 +57,51 @@ type problems struct {
 	file string
 	pos  positions
 	list []Problem
+	// ruleNames[i] is the name of rules[i] as written, "" when it has none,
+	// so that a problem inside a rule names it as the user does.
+	ruleNames []string
+	// vocab holds the names expressions may use, for did-you-mean; nil
+	// until compilation starts.
+	vocab *vocabulary
+}
+
+// ruleScope splits a key inside a named rule into the rule's name and the
+// key relative to it: "rules[2].do[0]" becomes "chat" and "do[0]". A key
+// outside a rule, or inside a rule without a name, comes back whole.
+func (ps *problems) ruleScope(key string) (rule, rel string) {
+	rest, ok := strings.CutPrefix(key, "rules[")
+	if !ok {
+		return "", key
+	}
+	num, rest, ok := strings.Cut(rest, "]")
+	i, err := strconv.Atoi(num)
+	if !ok || err != nil || i < 0 || i >= len(ps.ruleNames) || ps.ruleNames[i] == "" {
+		return "", key
+	}
+	return ps.ruleNames[i], strings.TrimPrefix(rest, ".")
+}
+
+// ruleAt names rules[i] by where it stands, for a problem that cannot
+// name it by its name: "the rule at line 12", or "rules[2]" when the
+// config did not come from a file.
+func (ps *problems) ruleAt(i int) string {
+	key := fmt.Sprintf("rules[%d]", i)
+	if line, _ := ps.pos.lookup(key); line > 0 {
+		return fmt.Sprintf("the rule at line %d", line)
+	}
+	return key
+}
+
+// addKey records a problem with the value at key, written "key: message",
+// or `rule "name": key: message` with key relative to its rule.
+func (ps *problems) addKey(key, format string, args ...any) {
+	rule, rel := ps.ruleScope(key)
+	msg := fmt.Sprintf(format, args...)
+	if rel != "" {
+		msg = rel + ": " + msg
+	}
+	line, col := ps.pos.lookup(key)
+	ps.addAt(key, rule, line, col, msg)
 }
 
 // add records a problem at key, with the position of key in the file.

@@ -179,8 +179,8 @@ func TestRegistriesAreIsolated(t *testing.T) {
 	if _, err := rules.Compile(minimalConfig("shout()"), mine); err != nil {
 		t.Errorf("shout() in the registry that has it: %v", err)
 	}
-	if _, err := rules.Compile(minimalConfig("shout()"), other); err == nil || !strings.Contains(err.Error(), "unknown name shout") {
-		t.Errorf("shout() in a registry without it: %v, want unknown name", err)
+	if _, err := rules.Compile(minimalConfig("shout()"), other); err == nil || !strings.Contains(err.Error(), "unknown function shout") {
+		t.Errorf("shout() in a registry without it: %v, want unknown function", err)
 	}
 	if _, ok := mine.Executor("shout"); !ok {
 		t.Error("the registry's kinds changed with the caller's Plugin")

@@ -23,8 +23,20 @@ func TestCLI(t *testing.T) {
 		{"check default config", []string{"check", "--config", "../../config.yaml"}, 0, []string{"ok, 4 rule(s), 1 route(s)"}, nil},
 		{"check catches methiods", []string{"check", "--config", "testdata/typo.yaml"}, 1, nil, []string{
 			"testdata/typo.yaml:5:5: unknown key server.cors.methiods, did you mean methods?",
-			`testdata/typo.yaml:11:38: rule "chat": do[1]: unknown name dta`,
+			`testdata/typo.yaml:11:38: rule "chat": do[1]: unknown name dta, did you mean data? (at 1:30 of the expression)`,
 			"2 problem(s)",
+		}},
+		{"check lists every problem at once", []string{"check", "--config", "../../rules/testdata/five-mistakes.bad.yaml"}, 1, nil, []string{
+			`five-mistakes.bad.yaml:2:3: socketio.ping_interval: want a duration such as "10s" or "500ms", got "5m30"`,
+			`five-mistakes.bad.yaml:4:3: server.max_body: want a size such as 1048576 or "1MiB", got a list`,
+			`five-mistakes.bad.yaml:8:5: rule "chat": unknown key whn, did you mean when?`,
+			`five-mistakes.bad.yaml:11:9: rule "chat": do[1]: unknown function brodcast, did you mean broadcast? (at 1:1 of the expression)`,
+			`five-mistakes.bad.yaml:15:30: rule "post-echo": do[0]: request has no field param, did you mean params? (at 1:22 of the expression)`,
+			"5 problem(s)",
+		}},
+		{"check points at the mis-indented line", []string{"check", "--config", "../../rules/testdata/yaml-indent.bad.yaml"}, 1, nil, []string{
+			"yaml-indent.bad.yaml:6:6: invalid YAML: did not find expected key (check this line's indentation against the lines above it)",
+			"1 problem(s)",
 		}},
 		{"check missing file", []string{"check", "--config", "testdata/nope.yaml"}, 1, nil, []string{"no such file"}},
 		{"check -h", []string{"check", "-h"}, 0, nil, []string{"Usage: eventrouter check", "-config"}},
