@@ -12,6 +12,7 @@ type Config struct {
 	Namespaces []string       `koanf:"namespaces" doc:"the Socket.IO namespaces clients may join"`
 	Log        LogConfig      `koanf:"log" doc:"logging"`
 	Runtime    RuntimeConfig  `koanf:"runtime" doc:"Go runtime memory settings"`
+	Limits     LimitsConfig   `koanf:"limits" doc:"what one client may do: event rates, connections, rooms, HTTP request rates"`
 	Vars       map[string]any `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
 	Rules      []RuleSpec     `koanf:"rules" doc:"the event rules, evaluated in file order"`
 }
@@ -71,6 +72,28 @@ type RuntimeConfig struct {
 	MemoryLimit ByteSize `koanf:"memory_limit" doc:"GOMEMLIMIT: a soft memory limit the collector works to stay under; 0 means none"`
 }
 
+// LimitsConfig bounds what clients may do, so that no client can hurt the
+// others or the daemon. Each limit that acts is counted in
+// eventrouter_limited_total{limit} and logged at a bounded rate. Zero
+// disables a limit.
+type LimitsConfig struct {
+	EventsPerSecond       float64 `koanf:"events_per_second" doc:"events one socket may send per second, on average (a token bucket); 0 means no limit"`
+	EventsBurst           int     `koanf:"events_burst" doc:"events one socket may send at once above the average rate"`
+	OnExceed              string  `koanf:"on_exceed" doc:"what an event over the rate does: drop (dropped; the client gets an error event at most once a second) or disconnect"`
+	MaxConnections        int     `koanf:"max_connections" doc:"sockets connected at once, over every namespace; 0 means no limit"`
+	MaxConnectionsPerIP   int     `koanf:"max_connections_per_ip" doc:"sockets connected at once from one client address (see server.trusted_proxies); 0 means no limit"`
+	MaxRoomsPerSocket     int     `koanf:"max_rooms_per_socket" doc:"rooms one socket may be in, its own room included; a join past it fails; 0 means no limit"`
+	MaxEventArgs          int     `koanf:"max_event_args" doc:"arguments one event may carry; an event with more is dropped; 0 means no limit"`
+	HTTPRequestsPerSecond float64 `koanf:"http_requests_per_second" doc:"requests to HTTP routes one client address may make per second, on average; more get 429 with Retry-After; 0 means no limit"`
+	HTTPBurst             int     `koanf:"http_burst" doc:"HTTP route requests one client address may make at once above the average rate"`
+}
+
+// The values of LimitsConfig.OnExceed.
+const (
+	OnExceedDrop       = "drop"
+	OnExceedDisconnect = "disconnect"
+)
+
 // RuleSpec is one rule as written in the config file.
 type RuleSpec struct {
 	Name        string   `koanf:"name" doc:"unique rule name"`
@@ -116,5 +139,6 @@ func Defaults() Config {
 		Namespaces: []string{"/"},
 		Log:        LogConfig{Level: "info", Format: "console"},
 		Runtime:    RuntimeConfig{GCPercent: 100},
+		Limits:     LimitsConfig{OnExceed: OnExceedDrop},
 	}
 }
