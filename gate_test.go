@@ -23,24 +23,30 @@ func TestFailClosedEndToEnd(t *testing.T) {
 	ws := func(auth any) map[string]any {
 		return map[string]any{"transports": []string{"websocket"}, "auth": auth, "reconnection": false}
 	}
+	polling := func(auth any) map[string]any {
+		return map[string]any{"transports": []string{"polling"}, "auth": auth, "reconnection": false}
+	}
 
 	refused := []struct {
 		name string
 		url  string
+		opts func(any) map[string]any
 		auth any
 		want string
 	}{
-		{"numeric token", "", map[string]any{"token": 42}, "unauthorized"},
-		{"list token", "", map[string]any{"token": []any{"t-ann"}}, "unauthorized"},
-		{"object token", "", map[string]any{"token": map[string]any{"t-ann": true}}, "unauthorized"},
-		{"no auth", "", map[string]any{}, "unauthorized"},
-		{"unknown token", "", map[string]any{"token": "t-eve"}, "unauthorized"},
-		{"failing gate", "/strict", map[string]any{"token": "t-ann", "level": "high"}, "service unavailable"},
+		{"numeric token", "", ws, map[string]any{"token": 42}, "unauthorized"},
+		{"numeric token over polling", "", polling, map[string]any{"token": 42}, "unauthorized"},
+		{"list token", "", ws, map[string]any{"token": []any{"t-ann"}}, "unauthorized"},
+		{"object token", "", ws, map[string]any{"token": map[string]any{"t-ann": true}}, "unauthorized"},
+		{"no auth", "", ws, map[string]any{}, "unauthorized"},
+		{"unknown token", "", ws, map[string]any{"token": "t-eve"}, "unauthorized"},
+		{"failing gate", "/strict", ws, map[string]any{"token": "t-ann", "level": "high"}, "service unavailable"},
+		{"failing gate over polling", "/strict", polling, map[string]any{"token": "t-ann", "level": "high"}, "service unavailable"},
 	}
 	for _, tc := range refused {
 		t.Run("refused/"+tc.name, func(t *testing.T) {
 			id := "refused-" + tc.name
-			a.Connect(id, d.URL+tc.url, ws(tc.auth))
+			a.Connect(id, d.URL+tc.url, tc.opts(tc.auth))
 			r := a.WaitConnectError(t, id)
 			if r.Message != tc.want {
 				t.Errorf("connect_error %q, want %q", r.Message, tc.want)
@@ -57,10 +63,10 @@ func TestFailClosedEndToEnd(t *testing.T) {
 			t.Errorf("refusal log %s %v, want info with rule, message and address", e.Level, f)
 		}
 	}
-	if n := d.Logs.FilterMessageSnippet("refusing").FilterLevelExact(zapcore.WarnLevel).Len(); n != len(refused)-1 {
-		t.Errorf("%d warn lines from the gate rule, want %d", n, len(refused)-1)
+	if n := d.Logs.FilterMessageSnippet("refusing").FilterLevelExact(zapcore.WarnLevel).Len(); n != len(refused)-2 {
+		t.Errorf("%d warn lines from the gate rule, want %d", n, len(refused)-2)
 	}
-	for rule, want := range map[string]float64{"gate": 5, "strict-gate": 1} {
+	for rule, want := range map[string]float64{"gate": 6, "strict-gate": 2} {
 		if got := metricValue(t, d.Router.Registry(), "eventrouter_connections_rejected_total", "rule", rule); got != want {
 			t.Errorf("connections_rejected_total{rule=%q} = %v, want %v", rule, got, want)
 		}
