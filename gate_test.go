@@ -96,6 +96,13 @@ func TestFailClosedEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("an ack no rule answers gets an error", func(t *testing.T) {
+		seq := a.EmitAck("ann", "nobody_listens", 1)
+		if got := a.WaitAck(t, "ann", seq); !reflect.DeepEqual(got.Args, []any{map[string]any{"error": "unanswered"}}) {
+			t.Errorf("ack %v, want [{error: unanswered}]", got.Args)
+		}
+	})
+
 	t.Run("room_size and socket_rooms", func(t *testing.T) {
 		a.Connect("bob", d.URL, ws(map[string]any{"token": "t-bob"}))
 		a.WaitConnect(t, "bob")

@@ -184,6 +184,8 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 	r.metrics.event(rt, s.Nsp().Name(), name, res)
 	if len(res.Matched) == 0 && len(res.Errors) == 0 {
 		r.log.Debug("no rule for event", zap.String("event", name), zap.String("namespace", s.Nsp().Name()), zap.String("socket", string(s.Id())))
+	}
+	if len(res.Actions) == 0 {
 		return
 	}
 	fx := &socketEffects{r: r, s: s, st: st, ack: ack, in: raw}
