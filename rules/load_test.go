@@ -334,6 +334,7 @@ func TestLoadFull(t *testing.T) {
 		Namespaces: []string{"/", "/chat"},
 		Log:        rules.LogConfig{Level: "debug", Format: "json"},
 		Runtime:    rules.RuntimeConfig{GCPercent: 50, MemoryLimit: 1 << 30},
+		Limits:     rules.LimitsConfig{OnExceed: "drop"},
 		Vars:       map[string]any{"greeting": "hello", "limit": 10},
 		Rules: []rules.RuleSpec{{
 			Name:        "greet",
