@@ -31,13 +31,16 @@ rules:
 		origin     string
 		method     string
 		headers    string
-		wantReason string // "" when the preflight is allowed
+		wantStatus int
+		wantReason string // "" when no refusal is logged
 		wantKey    string
 	}{
-		{"allowed", "https://app.example", "POST", "content-type", "", ""},
-		{"method not allowed", "https://app.example", "PUT", "", "method 'PUT' not allowed", "server.cors.methods"},
-		{"header not allowed", "https://app.example", "POST", "content-type,x-secret", "headers '[content-type,x-secret]' not allowed", "server.cors.headers"},
-		{"origin not allowed", "https://evil.example", "POST", "", "origin 'https://evil.example' not allowed", "server.cors.origins"},
+		{"allowed", "https://app.example", "POST", "content-type", 204, "", ""},
+		{"method not allowed", "https://app.example", "PUT", "", 204, "method 'PUT' not allowed", "server.cors.methods"},
+		{"header not allowed", "https://app.example", "POST", "content-type,x-secret", 204, "headers '[content-type,x-secret]' not allowed", "server.cors.headers"},
+		{"no origin", "", "POST", "", 204, "empty origin", ""},
+		// A foreign origin is refused with 403 before CORS, and logged as such.
+		{"foreign origin", "https://evil.example", "POST", "", 403, "", ""},
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	r, err := New(loadReloadTestConfig(t, config), Options{Logger: zap.New(core)})
@@ -53,24 +56,26 @@ rules:
 		t.Run(tc.name, func(t *testing.T) {
 			logs.TakeAll()
 			req := httptest.NewRequest(http.MethodOptions, "/post", nil)
-			req.Header.Set("Origin", tc.origin)
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
 			req.Header.Set("Access-Control-Request-Method", tc.method)
 			if tc.headers != "" {
 				req.Header.Set("Access-Control-Request-Headers", tc.headers)
 			}
 			w := httptest.NewRecorder()
 			r.ServeHTTP(w, req)
-			if w.Code != http.StatusNoContent {
-				t.Errorf("status %d, want 204", w.Code)
+			if w.Code != tc.wantStatus {
+				t.Errorf("status %d, want %d", w.Code, tc.wantStatus)
 			}
 			allowed := w.Header().Get("Access-Control-Allow-Origin") != ""
-			if allowed != (tc.wantReason == "") {
-				t.Errorf("Access-Control-Allow-Origin %q, want allowed=%v", w.Header().Get("Access-Control-Allow-Origin"), tc.wantReason == "")
+			if wantAllowed := tc.wantStatus == 204 && tc.wantReason == ""; allowed != wantAllowed {
+				t.Errorf("Access-Control-Allow-Origin %q, want allowed=%v", w.Header().Get("Access-Control-Allow-Origin"), wantAllowed)
 			}
 			refusals := logs.FilterMessage("CORS preflight refused").All()
 			if tc.wantReason == "" {
 				if len(refusals) != 0 {
-					t.Errorf("an allowed preflight was logged as refused: %v", refusals[0].ContextMap())
+					t.Errorf("logged as a refused preflight: %v", refusals[0].ContextMap())
 				}
 				return
 			}

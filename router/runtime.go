@@ -88,7 +88,8 @@ func isPreflight(req *http.Request) bool {
 // preflightRefusal explains why the CORS policy refused a preflight: it
 // replays req through a copy of the policy whose logger keeps rs/cors's own
 // reason ("method 'PUT' not allowed"), and names the config key that
-// would allow it. It is meant for refused preflights only, at debug level,
+// would allow it. (A foreign origin never gets here: ServeHTTP refuses it
+// with 403 first.) It is meant for refused preflights only, at debug level,
 // so the serving path pays nothing for it.
 func (rt *Runtime) preflightRefusal(req *http.Request) (reason, key string) {
 	var rec corsReasons
@@ -97,8 +98,6 @@ func (rt *Runtime) preflightRefusal(req *http.Request) (reason, key string) {
 	cors.New(opts).Handler(http.NotFoundHandler()).ServeHTTP(discardWriter{http.Header{}}, req)
 	reason = strings.TrimSpace(strings.TrimPrefix(rec.aborted, "  Preflight aborted:"))
 	switch {
-	case strings.HasPrefix(reason, "origin"):
-		key = "server.cors.origins"
 	case strings.HasPrefix(reason, "method"):
 		key = "server.cors.methods"
 	case strings.HasPrefix(reason, "headers"):
