@@ -123,6 +123,11 @@ func (c *corsReasons) Printf(format string, v ...any) {
 // discardWriter is a ResponseWriter that keeps headers and drops the rest.
 type discardWriter struct{ h http.Header }
 
-func (d discardWriter) Header() http.Header         { return d.h }
+// Header implements http.ResponseWriter.
+func (d discardWriter) Header() http.Header { return d.h }
+
+// Write implements http.ResponseWriter.
 func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d discardWriter) WriteHeader(int)             {}
+
+// WriteHeader implements http.ResponseWriter.
+func (d discardWriter) WriteHeader(int) {}
