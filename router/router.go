@@ -143,7 +143,16 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.engine.ServeHTTP(w, req) // the engine applies CORS itself
 		return
 	}
-	r.metrics.serveHTTP(rt.cors.Handler(rt.routes), w, req)
+	r.metrics.serveHTTP(rt.http, w, req)
+	if isPreflight(req) && w.Header().Get("Access-Control-Allow-Origin") == "" {
+		if ce := r.log.Check(zap.DebugLevel, "CORS preflight refused"); ce != nil {
+			reason, key := rt.preflightRefusal(req)
+			ce.Write(zap.String("path", req.URL.Path), zap.String("origin", req.Header.Get("Origin")),
+				zap.String("method", req.Header.Get("Access-Control-Request-Method")),
+				zap.String("headers", strings.Join(req.Header.Values("Access-Control-Request-Headers"), ", ")),
+				zap.String("reason", reason), zap.String("config_key", key))
+		}
+	}
 }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/rs/cors"
@@ -18,26 +19,30 @@ type Runtime struct {
 	// Hash identifies the config the runtime was built from.
 	Hash string
 
-	routes *http.ServeMux
-	cors   *cors.Cors
+	routes   *http.ServeMux
+	cors     *cors.Cors
+	corsOpts cors.Options // what cors was built from, to explain a refusal
+	http     http.Handler // routes under the CORS policy
 }
 
 // NewRuntime builds a runtime for rs. hash identifies the config version.
 func NewRuntime(rs *rules.Ruleset, hash string, h routeHandlerFactory) (*Runtime, error) {
 	rt := &Runtime{Rules: rs, Hash: hash, routes: http.NewServeMux()}
 	c := rs.Config.Server.CORS
-	rt.cors = cors.New(cors.Options{
+	rt.corsOpts = cors.Options{
 		AllowedOrigins:   c.Origins,
 		AllowedMethods:   c.Methods,
 		AllowedHeaders:   corsHeaders(c.Headers),
 		AllowCredentials: c.Credentials,
 		MaxAge:           600,
-	})
+	}
+	rt.cors = cors.New(rt.corsOpts)
 	for _, pattern := range rs.Routes {
 		if err := handle(rt.routes, pattern, h(rt, pattern)); err != nil {
 			return nil, err
 		}
 	}
+	rt.http = rt.cors.Handler(rt.routes)
 	return rt, nil
 }
 
@@ -73,3 +78,56 @@ func (rt *Runtime) allowsTransport(name string) bool {
 func (rt *Runtime) originAllowed(origin string) bool {
 	return rt.cors.OriginAllowed(&http.Request{Header: http.Header{"Origin": {origin}}})
 }
+
+// isPreflight reports whether req is a CORS preflight, as rs/cors tells
+// one.
+func isPreflight(req *http.Request) bool {
+	return req.Method == http.MethodOptions && req.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// preflightRefusal explains why the CORS policy refused a preflight: it
+// replays req through a copy of the policy whose logger keeps rs/cors's own
+// reason ("method 'PUT' not allowed"), and names the config key that
+// would allow it. (A foreign origin never gets here: ServeHTTP refuses it
+// with 403 first.) It is meant for refused preflights only, at debug level,
+// so the serving path pays nothing for it.
+func (rt *Runtime) preflightRefusal(req *http.Request) (reason, key string) {
+	var rec corsReasons
+	opts := rt.corsOpts
+	opts.Logger = &rec
+	cors.New(opts).Handler(http.NotFoundHandler()).ServeHTTP(discardWriter{http.Header{}}, req)
+	reason = strings.TrimSpace(strings.TrimPrefix(rec.aborted, "  Preflight aborted:"))
+	switch {
+	case strings.HasPrefix(reason, "method"):
+		key = "server.cors.methods"
+	case strings.HasPrefix(reason, "headers"):
+		key = "server.cors.headers"
+	}
+	if reason == "" {
+		reason = "unknown"
+	}
+	return reason, key
+}
+
+// corsReasons is a rs/cors Logger that keeps the reason a preflight was
+// aborted.
+type corsReasons struct{ aborted string }
+
+// Printf implements cors.Logger.
+func (c *corsReasons) Printf(format string, v ...any) {
+	if msg := fmt.Sprintf(format, v...); strings.HasPrefix(msg, "  Preflight aborted:") {
+		c.aborted = msg
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps headers and drops the rest.
+type discardWriter struct{ h http.Header }
+
+// Header implements http.ResponseWriter.
+func (d discardWriter) Header() http.Header { return d.h }
+
+// Write implements http.ResponseWriter.
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// WriteHeader implements http.ResponseWriter.
+func (d discardWriter) WriteHeader(int) {}

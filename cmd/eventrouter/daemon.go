@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/eventrouter/eventrouter/actions/builtin"
@@ -96,16 +97,16 @@ Flags:
 		return 1
 	}
 	d.r = r
-	ln, err := net.Listen("tcp", addr)
+	ln, err := openListener(listenerSetting{name: "public", flag: "listen", key: "server.listen"}, addr)
 	if err != nil {
-		log.Error("listen", zap.String("addr", addr), zap.Error(err))
+		log.Error("listen", zap.Error(err))
 		return 1
 	}
 	var aln net.Listener
 	if adminAddr != "" {
-		if aln, err = net.Listen("tcp", adminAddr); err != nil {
+		if aln, err = openListener(listenerSetting{name: "admin", flag: "admin-listen", key: "admin.listen"}, adminAddr); err != nil {
 			_ = ln.Close()
-			log.Error("admin listen", zap.String("addr", adminAddr), zap.Error(err))
+			log.Error("admin listen", zap.Error(err))
 			return 1
 		}
 	}
@@ -221,6 +222,30 @@ func (d *daemon) requestReload(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// listenerSetting names a listener and what sets its address, so that a
+// listen error can say what to change.
+type listenerSetting struct {
+	name string // "public", "admin"
+	flag string // the run flag, without dashes
+	key  string // the config key
+}
+
+// openListener opens the listener s on addr. Its error names the flag, the
+// config key and the environment variable that choose another address.
+func openListener(s listenerSetting, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	problem := "cannot listen on " + addr
+	if errors.Is(err, syscall.EADDRINUSE) {
+		problem = "address " + addr + " is already in use"
+	}
+	env := rules.EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+	return nil, fmt.Errorf("%s listener: %s; choose another with --%s, the config key %s or %s: %w",
+		s.name, problem, s.flag, s.key, env, err)
 }
 
 // sameFixedAddr reports whether two listen addresses name the same fixed
