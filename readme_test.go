@@ -43,6 +43,21 @@ func TestDocsDocumentEverything(t *testing.T) {
 			}
 		}
 	}
+	// The variables and read functions of the expression environment.
+	env := reflect.TypeOf(rules.Env{})
+	for i := 0; i < env.NumField(); i++ {
+		name := env.Field(i).Tag.Get("expr")
+		want := "`" + name + "`"
+		switch env.Field(i).Type.Kind() {
+		case reflect.Func:
+			want = "`" + name + "("
+		case reflect.Struct:
+			want = "`" + name + "."
+		}
+		if !strings.Contains(rulesDoc, want) {
+			t.Errorf("docs/rules.md does not document the expression name %s", name)
+		}
+	}
 }
 
 // configKeys lists the dotted koanf keys of a config struct's leaves.
