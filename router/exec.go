@@ -12,14 +12,18 @@ import (
 
 // execute carries out actions in order through their plugins' executors. A
 // failing action is logged with its rule and the event, and the others
-// still run.
-func (r *Router) execute(ctx context.Context, rt *Runtime, fx rules.Effects, actions []rules.Action, event string, s *socket.Socket) {
+// still run. When Options.Trace is set it returns the actions handed to an
+// executor, in a slice of its own; otherwise nil.
+func (r *Router) execute(ctx context.Context, rt *Runtime, fx rules.Effects, actions []rules.Action, event string, s *socket.Socket) (executed []rules.Action) {
 	reg := rt.Rules.Registry()
 	for _, a := range actions {
 		ex, ok := reg.Executor(a.Kind)
 		if !ok {
 			r.log.Error("no executor for action", zap.String("kind", a.Kind), zap.String("rule", a.Rule), zap.String("event", event))
 			continue
+		}
+		if r.trace != nil {
+			executed = append(executed, a)
 		}
 		err := ex.Execute(ctx, fx, a)
 		r.metrics.action(a.Kind, err)
@@ -30,6 +34,24 @@ func (r *Router) execute(ctx context.Context, rt *Runtime, fx rules.Effects, act
 			}
 			r.log.Warn("action failed", fields...)
 		}
+	}
+	return executed
+}
+
+// prepared passes ev through Options.Prepare, when set, before it is
+// evaluated.
+func (r *Router) prepared(ev *rules.Event) *rules.Event {
+	if r.prepare != nil {
+		r.prepare(ev)
+	}
+	return ev
+}
+
+// traced reports an event and the actions executed for it to
+// Options.Trace, when set.
+func (r *Router) traced(ev *rules.Event, executed []rules.Action) {
+	if r.trace != nil && ev != nil {
+		r.trace(ev, executed)
 	}
 }
 

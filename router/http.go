@@ -42,10 +42,11 @@ func (r *Router) routeHandler(rt *Runtime, pattern string) http.Handler {
 			},
 			Server: serverView{r},
 		}
-		res := rt.Rules.Evaluate(ev)
+		res := rt.Rules.Evaluate(r.prepared(ev))
 		r.logRuleErrors(res, nil)
 		fx := &httpEffects{r: r, w: w, route: pattern}
-		r.execute(req.Context(), rt, fx, res.Actions, pattern, nil)
+		executed := r.execute(req.Context(), rt, fx, res.Actions, pattern, nil)
+		defer r.traced(ev, executed)
 		if !fx.responded {
 			// Evaluation answers a failed request with respond(500) itself;
 			// this is the fallback for a registry without respond.

@@ -34,6 +34,23 @@ type Options struct {
 	// Reload, when set, serves POST /-/reload on the admin listener: it
 	// should feed the daemon's reload loop and return the reload's result.
 	Reload func(ctx context.Context) error
+	// Prepare, when set, is called with every event the router builds
+	// (connection, socket event, disconnect, HTTP route) before it is
+	// evaluated, and may change it. It runs on the event's own goroutine
+	// and must not block. The differential rule tests use it to replay
+	// what a real client cannot send (a socket's id, state and rooms, a
+	// disconnect reason); nil costs nothing.
+	Prepare func(ev *rules.Event)
+	// Trace, when set, is called once per evaluated event after its
+	// actions ran, with the event and the actions handed to their
+	// executors, in order (an action that failed included, one with no
+	// executor left out). A refused connection is traced too; an accepted
+	// one is traced once its actions ran after the connect completed. A
+	// deferred log action (see rules.Ruleset.EvaluateInto) carries its
+	// values in Args. Trace runs on the event's goroutine, must not block
+	// and may keep both arguments. It is a debugging aid and what the
+	// differential rule tests observe; nil costs nothing.
+	Trace func(ev *rules.Event, executed []rules.Action)
 }
 
 // Router serves Socket.IO clients and HTTP routes, and routes every event
@@ -61,6 +78,9 @@ type Router struct {
 
 	nspMu sync.Mutex                  // guards nsps
 	nsps  map[string]socket.Namespace // bound namespaces, by name
+
+	prepare func(ev *rules.Event)                          // Options.Prepare
+	trace   func(ev *rules.Event, executed []rules.Action) // Options.Trace
 }
 
 // New builds a router for rs. Settings fixed for the process lifetime
@@ -69,7 +89,7 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	r := &Router{log: opts.Logger, metrics: newMetrics(), boot: *rs.Config, reloadFn: opts.Reload, ioClosed: make(chan struct{}), nsps: map[string]socket.Namespace{}}
+	r := &Router{log: opts.Logger, metrics: newMetrics(), boot: *rs.Config, reloadFn: opts.Reload, prepare: opts.Prepare, trace: opts.Trace, ioClosed: make(chan struct{}), nsps: map[string]socket.Namespace{}}
 	if opts.Hash == "" {
 		opts.Hash = ConfigHash(rs.Config)
 	}

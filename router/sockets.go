@@ -20,6 +20,8 @@ type connState struct {
 	pending []rules.Action
 	rt      *Runtime // runtime that evaluated the connection
 	reason  string   // the reason a disconnect action gave, if any
+
+	ev *rules.Event // the accepted connection's event, for Options.Trace
 }
 
 // setReason records why a rule disconnects the socket.
@@ -83,14 +85,14 @@ func (r *Router) bindNamespace(name string) {
 			return
 		}
 		rt := r.rt.Load()
-		ev := r.socketEvent(s, rules.TriggerConnection, "connection", nil, false)
+		ev := r.prepared(r.socketEvent(s, rules.TriggerConnection, "connection", nil, false))
 		res := rt.Rules.Evaluate(ev)
 		r.logRuleErrors(res, s)
 		if i := slices.IndexFunc(res.Actions, func(a rules.Action) bool { return a.Kind == rules.RejectKind }); i >= 0 {
-			r.refuse(rt, s, st, res.Actions, res.Actions[i], next)
+			r.refuse(rt, s, st, ev, res.Actions, res.Actions[i], next)
 			return
 		}
-		st.pending, st.rt = res.Actions, rt
+		st.pending, st.rt, st.ev = res.Actions, rt, ev
 		next(nil)
 	})
 	_ = nsp.On("connection", func(args ...any) {
@@ -107,7 +109,7 @@ func (r *Router) bindNamespace(name string) {
 // The socket never connects, so what the actions would do to it (emit,
 // join, set, ...) does nothing; the rest (log, broadcast, ...) runs as in
 // any event. The refusal is logged at info and counted by rule.
-func (r *Router) refuse(rt *Runtime, s *socket.Socket, st *connState, actions []rules.Action, reject rules.Action, next func(*socket.ExtendedError)) {
+func (r *Router) refuse(rt *Runtime, s *socket.Socket, st *connState, ev *rules.Event, actions []rules.Action, reject rules.Action, next func(*socket.ExtendedError)) {
 	address := ""
 	if hs := s.Handshake(); hs != nil {
 		address = hs.Address
@@ -128,7 +130,7 @@ func (r *Router) refuse(rt *Runtime, s *socket.Socket, st *connState, actions []
 			next(socket.NewExtendedError(reject.Message, reject.Value))
 		}
 	}()
-	r.execute(context.Background(), rt, fx, actions, "connection", s)
+	r.traced(ev, r.execute(context.Background(), rt, fx, actions, "connection", s))
 }
 
 // onConnection executes the connection rules' actions and subscribes to
@@ -138,14 +140,14 @@ func (r *Router) onConnection(s *socket.Socket) {
 	r.metrics.connected()
 	st := stateOf(s)
 	st.mu.Lock()
-	pending, rt := st.pending, st.rt
-	st.pending = nil
+	pending, rt, ev := st.pending, st.rt, st.ev
+	st.pending, st.ev = nil, nil
 	st.mu.Unlock()
 	if rt == nil {
 		rt = r.rt.Load()
 	}
 	fx := &socketEffects{r: r, s: s, st: st}
-	r.execute(context.Background(), rt, fx, pending, "connection", s)
+	r.traced(ev, r.execute(context.Background(), rt, fx, pending, "connection", s))
 
 	// Events are handled synchronously in the socket's read path, so a
 	// client's events run in the order it sent them.
@@ -175,7 +177,7 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 	}
 	rt := r.rt.Load()
 	args, raw := fromWire(args)
-	ev := r.socketEvent(s, rules.TriggerEvent, name, args, ack != nil)
+	ev := r.prepared(r.socketEvent(s, rules.TriggerEvent, name, args, ack != nil))
 	buf := results.Get().(*rules.Result)
 	defer results.Put(buf)
 	rt.Rules.EvaluateInto(ev, buf)
@@ -186,10 +188,14 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 		r.log.Debug("no rule for event", zap.String("event", name), zap.String("namespace", s.Nsp().Name()), zap.String("socket", string(s.Id())))
 	}
 	if len(res.Actions) == 0 {
+		// Evaluation may answer an ack no rule replied to
+		// (socketio.ack_unanswered: error), so only no actions means
+		// nothing to do.
+		r.traced(ev, nil)
 		return
 	}
 	fx := &socketEffects{r: r, s: s, st: st, ack: ack, in: raw}
-	r.execute(context.Background(), rt, fx, res.Actions, name, s)
+	r.traced(ev, r.execute(context.Background(), rt, fx, res.Actions, name, s))
 }
 
 // onDisconnect runs the disconnect rules.
@@ -199,10 +205,10 @@ func (r *Router) onDisconnect(s *socket.Socket, st *connState, reason string) {
 	rt := r.rt.Load()
 	ev := r.socketEvent(s, rules.TriggerDisconnect, "disconnect", nil, false)
 	ev.Reason = reason
-	res := rt.Rules.Evaluate(ev)
+	res := rt.Rules.Evaluate(r.prepared(ev))
 	r.logRuleErrors(res, s)
 	fx := &socketEffects{r: r, s: s, st: st}
-	r.execute(context.Background(), rt, fx, res.Actions, "disconnect", s)
+	r.traced(ev, r.execute(context.Background(), rt, fx, res.Actions, "disconnect", s))
 }
 
 // socketEvent describes a socket event for the rules.
