@@ -30,12 +30,20 @@ type daemon struct {
 // ends.
 func boot(t *testing.T, path string) *daemon {
 	t.Helper()
+	return bootWith(t, path, router.Options{})
+}
+
+// bootWith is boot with router options; their Logger is replaced by one
+// that records into daemon.Logs.
+func bootWith(t *testing.T, path string, opts router.Options) *daemon {
+	t.Helper()
 	rs, err := rules.Load(path, builtin.Registry(), rules.LoadOptions{Environ: func() []string { return nil }})
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
 	core, logs := observer.New(zap.DebugLevel)
-	r, err := router.New(rs, router.Options{Logger: zap.New(core)})
+	opts.Logger = zap.New(core)
+	r, err := router.New(rs, opts)
 	if err != nil {
 		t.Fatalf("router: %v", err)
 	}
