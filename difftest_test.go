@@ -227,8 +227,9 @@ func (rp *replayer) waitTrace(t *testing.T, p *replayPlan) []rules.Action {
 	}
 }
 
-// wasTraced reports whether p's event has been evaluated and traced.
-func (rp *replayer) wasTraced(p *replayPlan) bool {
+// reached reports whether p's event reached the rules: the daemon prepared
+// it for evaluation.
+func (rp *replayer) reached(p *replayPlan) bool {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	return p.claimed
@@ -267,7 +268,7 @@ func (rp *replayer) replay(t *testing.T, c ruletest.Case) {
 		t.Errorf("the daemon executed other actions than ruletest.Eval yields (-eval +daemon):\n%s", d)
 	}
 	rp.checkLogs(t, logsFrom, executed)
-	if rp.wasTraced(p) {
+	if rp.reached(p) {
 		for _, m := range wireMismatches(p) {
 			t.Errorf("the event from the wire differs from the case's: %s", m)
 		}
@@ -304,7 +305,7 @@ func (rp *replayer) replaySocket(t *testing.T, p *replayPlan) []rules.Action {
 		if conn.Type != nodeclient.TypeConnectError || conn.Message != "Invalid namespace" {
 			t.Errorf("connecting to %s, which the config does not serve: got %s, want connect_error Invalid namespace", w.Namespace, conn)
 		}
-		if rp.wasTraced(p) {
+		if rp.reached(p) {
 			t.Errorf("the daemon evaluated an event in namespace %s, which it does not serve", w.Namespace)
 		}
 		return nil
@@ -448,7 +449,7 @@ func (rp *replayer) replayRoute(t *testing.T, p *replayPlan) []rules.Action {
 		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("%s %s, which no route serves: status %d, want 404 or 405", rq.Method, target, resp.StatusCode)
 		}
-		if rp.wasTraced(p) {
+		if rp.reached(p) {
 			t.Errorf("the daemon evaluated %s %s, which no route serves", rq.Method, target)
 		}
 		return nil
