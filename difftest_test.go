@@ -111,11 +111,11 @@ type replayer struct {
 	rs    *rules.Ruleset
 
 	mu     sync.Mutex
-	cur    *replayPlan                  // the case being replayed
-	seq    int                          // numbers the cases
-	tagged map[*rules.Event]*replayPlan // prepared events under test, until traced
-	traced []replayed                   // traced events under test
-	notify chan struct{}                // closed and replaced when traced grows
+	cur    *replayPlan            // the case being replayed
+	seq    int                    // numbers the cases
+	tagged map[*rules.Event]stage // prepared events of the cases, until traced
+	traced []replayed             // traced events of the cases
+	notify chan struct{}          // closed and replaced when traced grows
 }
 
 // replayPlan is one case being replayed.
@@ -123,20 +123,27 @@ type replayPlan struct {
 	seq     int
 	want    *rules.Event // the event ruletest.NewEvent builds for the case
 	params  bool         // the case gave request params: request.path stays the case's
-	sid     string       // the real id of the case's socket, once it connected
+	sid     string       // the real id of the first socket to connect: the case's, or a route case's watcher
 	claimed bool         // the daemon has prepared the case's event
 	wire    rules.Event  // the case's event as the daemon built it from the wire
 }
 
-// replayed is the trace of a case's event.
+// stage tells a case's own event from the connection that sets up its
+// socket.
+type stage struct {
+	plan  *replayPlan
+	setup bool
+}
+
+// replayed is the trace of a case's event or of its setup connection.
 type replayed struct {
-	plan     *replayPlan
+	stage
 	executed []rules.Action
 }
 
 // newReplayer boots the daemon on config with the replayer's hooks.
 func newReplayer(t *testing.T, agent *nodeclient.Agent, config string) *replayer {
-	rp := &replayer{agent: agent, tagged: map[*rules.Event]*replayPlan{}, notify: make(chan struct{})}
+	rp := &replayer{agent: agent, tagged: map[*rules.Event]stage{}, notify: make(chan struct{})}
 	rp.d = bootWith(t, config, router.Options{Prepare: rp.prepare, Trace: rp.trace})
 	rp.rs = rp.d.Router.Runtime().Rules
 	return rp
@@ -148,8 +155,18 @@ func (rp *replayer) prepare(ev *rules.Event) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	p := rp.cur
-	if p == nil || !p.claims(ev) {
+	if p == nil {
 		ev.Kind = 0 // no rule reacts to an event of no kind
+		return
+	}
+	own, setup := p.claims(ev)
+	switch {
+	case setup:
+		ev.Kind = 0
+		rp.tagged[ev] = stage{plan: p, setup: true}
+		return
+	case !own:
+		ev.Kind = 0
 		return
 	}
 	p.wire = *ev
@@ -165,64 +182,68 @@ func (rp *replayer) prepare(ev *rules.Event) {
 		ev.Socket.Handshake.Address, ev.Socket.Handshake.Secure = w.Socket.Handshake.Address, w.Socket.Handshake.Secure
 		ev.Reason = w.Reason
 	}
-	rp.tagged[ev] = p
+	rp.tagged[ev] = stage{plan: p}
 }
 
-// claims reports whether ev is the case's event. The first connection
-// while a socket case is replayed is the case's socket connecting: the
-// case's event for a connection case, its setup otherwise.
-func (p *replayPlan) claims(ev *rules.Event) bool {
-	if p.claimed {
-		return false
+// claims reports whether ev is the case's own event, or the connection of
+// the case's socket (or a route case's watcher) that sets up the case. The
+// first connection while a case is replayed is that socket's.
+func (p *replayPlan) claims(ev *rules.Event) (own, setup bool) {
+	if ev.Kind == rules.TriggerConnection && p.sid == "" {
+		p.sid = ev.Socket.ID
+		p.claimed = p.want.Kind == rules.TriggerConnection
+		return p.claimed, !p.claimed
+	}
+	if p.claimed || ev.Kind != p.want.Kind {
+		return false, false
 	}
 	switch ev.Kind {
 	case rules.TriggerHTTP:
-		p.claimed = p.want.Kind == rules.TriggerHTTP
-	case rules.TriggerConnection:
-		if p.sid == "" {
-			p.sid = ev.Socket.ID
-			p.claimed = p.want.Kind == rules.TriggerConnection
-		}
-	default:
-		p.claimed = p.sid != "" && ev.Socket.ID == p.sid && ev.Kind == p.want.Kind
+		p.claimed = true
+	case rules.TriggerEvent, rules.TriggerDisconnect:
+		p.claimed = p.sid != "" && ev.Socket.ID == p.sid
 	}
-	return p.claimed
+	return p.claimed, false
 }
 
 // trace is the daemon's Options.Trace: it keeps the traces of the cases'
-// events.
+// events and setup connections.
 func (rp *replayer) trace(ev *rules.Event, executed []rules.Action) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	p, ok := rp.tagged[ev]
+	st, ok := rp.tagged[ev]
 	if !ok {
 		return
 	}
 	delete(rp.tagged, ev)
-	rp.traced = append(rp.traced, replayed{plan: p, executed: executed})
+	rp.traced = append(rp.traced, replayed{stage: st, executed: executed})
 	close(rp.notify)
 	rp.notify = make(chan struct{})
 }
 
-// waitTrace waits for the trace of p's event.
-func (rp *replayer) waitTrace(t *testing.T, p *replayPlan) []rules.Action {
+// waitTrace waits for the trace of p's event, or of its setup connection.
+func (rp *replayer) waitTrace(t *testing.T, p *replayPlan, setup bool) []rules.Action {
 	t.Helper()
 	timer := time.NewTimer(replayTimeout)
 	defer timer.Stop()
 	for {
 		rp.mu.Lock()
 		for _, r := range rp.traced {
-			if r.plan == p {
+			if r.plan == p && r.setup == setup {
 				rp.mu.Unlock()
 				return r.executed
 			}
 		}
 		notify := rp.notify
 		rp.mu.Unlock()
+		what := fmt.Sprintf("%s event", p.want.Kind)
+		if setup {
+			what = "setup connection"
+		}
 		select {
 		case <-notify:
 		case <-timer.C:
-			t.Fatalf("the daemon traced no %s event for the case within %v", p.want.Kind, replayTimeout)
+			t.Fatalf("the daemon traced no %s for the case within %v; the client reported: %v", what, replayTimeout, rp.agent.Pending(fmt.Sprintf("case-%d", p.seq)))
 		}
 	}
 }
@@ -324,7 +345,7 @@ func (rp *replayer) replaySocket(t *testing.T, p *replayPlan) []rules.Action {
 	ackSeq := 0
 	switch w.Kind {
 	case rules.TriggerConnection:
-		executed = rp.waitTrace(t, p)
+		executed = rp.waitTrace(t, p, false)
 		if i := slices.IndexFunc(executed, func(a rules.Action) bool { return a.Kind == rules.RejectKind }); i >= 0 {
 			if connected {
 				t.Errorf("the connection was accepted though a reject ran: %s", conn)
@@ -343,18 +364,20 @@ func (rp *replayer) replaySocket(t *testing.T, p *replayPlan) []rules.Action {
 		if !connected {
 			t.Fatalf("the case's socket could not connect: %s", conn)
 		}
+		rp.waitSetUp(t, p)
 		if w.HasAck {
 			ackSeq = rp.agent.EmitAckTimeout(id, w.Name, time.Minute, w.Args...)
 		} else {
 			rp.agent.Emit(id, w.Name, w.Args...)
 		}
-		executed = rp.waitTrace(t, p)
+		executed = rp.waitTrace(t, p, false)
 	case rules.TriggerDisconnect:
 		if !connected {
 			t.Fatalf("the case's socket could not connect: %s", conn)
 		}
+		rp.waitSetUp(t, p)
 		closeSocket()
-		return rp.waitTrace(t, p)
+		return rp.waitTrace(t, p, false)
 	}
 
 	// What the case's socket receives: emits and namespace-wide broadcasts
@@ -363,9 +386,7 @@ func (rp *replayer) replaySocket(t *testing.T, p *replayPlan) []rules.Action {
 	for _, a := range executed {
 		switch {
 		case a.Kind == "emit" || a.Kind == "broadcast":
-			r := rp.agent.WaitEvent(t, id, a.Event)
-			observed("event", t, rules.Action{Kind: a.Kind, Event: a.Event, Args: a.Args},
-				rules.Action{Kind: a.Kind, Event: r.Event, Args: r.Args})
+			rp.observeEvent(t, id, a)
 		case a.Kind == rules.ReplyKind && ackSeq > 0 && !replied:
 			replied = true
 			r := rp.agent.WaitAck(t, id, ackSeq)
@@ -385,6 +406,38 @@ func (rp *replayer) replaySocket(t *testing.T, p *replayPlan) []rules.Action {
 	return executed
 }
 
+// observeEvent waits for the event a sends to arrive at the client socket
+// id and compares it with a.
+func (rp *replayer) observeEvent(t *testing.T, id string, a rules.Action) {
+	t.Helper()
+	r := rp.agent.WaitEvent(t, id, a.Event)
+	observed("event", t, rules.Action{Kind: a.Kind, Event: a.Event, Args: a.Args},
+		rules.Action{Kind: a.Kind, Event: r.Event, Args: r.Args})
+}
+
+// waitSetUp waits until the daemon has run its connection handling for
+// the socket that sets up p (the trace of its neutralised connection).
+// Only then does the replay send the case's event, or disconnect.
+//
+// KNOWN ISSUE (reported to the lead, not worked around in the daemon yet):
+// socket.io servers/socket v3.0.6 writes the CONNECT packet
+// (Socket._onconnect) before its Client registers the socket for its
+// namespace (the fn of Namespace._doConnect). A packet for the namespace
+// that arrives in between finds no socket in Client.ondecoded, which takes
+// it for a protocol violation and closes the connection ("invalid state").
+// A client that emits as soon as it is connected, the usual
+// socket.on("connect", () => socket.emit(...)), so loses its event and
+// its connection; the Node server it replaces handles both in one tick and
+// never does. Measured with the Node client emitting (with an ack) before
+// its CONNECT arrived, so the client sent the event as soon as it came:
+// 9 of 300 connections closed with "transport close" and no ack under
+// -race on two busy cores, 0 of 2000 without -race. Replaying without this
+// wait, a few runs in 15 lost a case's event that way.
+func (rp *replayer) waitSetUp(t *testing.T, p *replayPlan) {
+	t.Helper()
+	rp.waitTrace(t, p, true)
+}
+
 // closeSocket disconnects the client socket id, once: a socket the server
 // already disconnected has its disconnect report taken.
 func (rp *replayer) closeSocket(t *testing.T, id string) {
@@ -400,9 +453,15 @@ func (rp *replayer) closeSocket(t *testing.T, id string) {
 }
 
 // replayRoute sends the case's request and returns the actions the daemon
-// executed, after checking the response against the first respond.
+// executed, after checking the response against the first respond and,
+// with a client connected to / beforehand, each broadcast.
 func (rp *replayer) replayRoute(t *testing.T, p *replayPlan) []rules.Action {
 	t.Helper()
+	watcher := fmt.Sprintf("case-%d-watcher", p.seq)
+	rp.agent.Connect(watcher, rp.d.URL, map[string]any{"transports": []string{"websocket"}})
+	rp.agent.WaitConnect(t, watcher)
+	rp.waitSetUp(t, p)
+	defer rp.closeSocket(t, watcher)
 	rq := p.want.Request
 	target := rp.d.URL + rq.Path
 	if p.params {
@@ -454,7 +513,12 @@ func (rp *replayer) replayRoute(t *testing.T, p *replayPlan) []rules.Action {
 		}
 		return nil
 	}
-	executed := rp.waitTrace(t, p)
+	executed := rp.waitTrace(t, p, false)
+	for _, a := range executed {
+		if a.Kind == "broadcast" {
+			rp.observeEvent(t, watcher, a)
+		}
+	}
 	i := slices.IndexFunc(executed, func(a rules.Action) bool { return a.Kind == rules.RespondKind })
 	if i < 0 {
 		if resp.StatusCode != http.StatusNoContent {
