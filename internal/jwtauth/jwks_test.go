@@ -183,7 +183,7 @@ func TestParseJWKS(t *testing.T) {
 		`{`:            "decode: unexpected end of JSON input",
 		`{"keys": []}`: "no usable RSA or EC signing key",
 		`{"keys": [{"kty": "EC", "kid": "a", "crv": "P-256", "x": "AQ", "y": "AQ"}]}`: `key 0 (kid "a"): point is not on the curve` + "\nno usable RSA or EC signing key",
-		`{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}`:                                  "no usable RSA or EC signing key",
+		`{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}`:                                 "no usable RSA or EC signing key",
 	} {
 		if _, err := parseJWKS([]byte(doc)); err == nil || err.Error() != want {
 			t.Errorf("%s: err %v, want %q", doc, err, want)

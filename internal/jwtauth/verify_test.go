@@ -80,14 +80,26 @@ func TestVerify(t *testing.T) {
 		{"HS256 wrong secret", hs, func(t *testing.T) any {
 			return sign(t, jwt.SigningMethodHS256, []byte("another secret of thirty-two bytes"), nil, nil)
 		}, ReasonSignature},
-		{"HS256 expired", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"exp": now.Add(-time.Minute).Unix()}) }, ReasonExpired},
-		{"HS256 expired within leeway", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"exp": now.Add(-10 * time.Second).Unix()}) }, ""},
+		{"HS256 expired", hs, func(t *testing.T) any {
+			return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"exp": now.Add(-time.Minute).Unix()})
+		}, ReasonExpired},
+		{"HS256 expired within leeway", hs, func(t *testing.T) any {
+			return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"exp": now.Add(-10 * time.Second).Unix()})
+		}, ""},
 		{"HS256 no exp", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"exp": nil}) }, ReasonNoExpiry},
-		{"HS256 not yet valid", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"nbf": now.Add(time.Hour).Unix()}) }, ReasonNotYetValid},
-		{"HS256 wrong audience", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"aud": "other"}) }, ReasonAudience},
+		{"HS256 not yet valid", hs, func(t *testing.T) any {
+			return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"nbf": now.Add(time.Hour).Unix()})
+		}, ReasonNotYetValid},
+		{"HS256 wrong audience", hs, func(t *testing.T) any {
+			return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"aud": "other"})
+		}, ReasonAudience},
 		{"HS256 no audience", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"aud": nil}) }, ReasonAudience},
-		{"HS256 audience list", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"aud": []string{"x", "api"}}) }, ""},
-		{"HS256 wrong issuer", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"iss": "evil"}) }, ReasonIssuer},
+		{"HS256 audience list", hs, func(t *testing.T) any {
+			return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"aud": []string{"x", "api"}})
+		}, ""},
+		{"HS256 wrong issuer", hs, func(t *testing.T) any {
+			return sign(t, jwt.SigningMethodHS256, secret, nil, jwt.MapClaims{"iss": "evil"})
+		}, ReasonIssuer},
 		{"HS384 not allowed", hs, func(t *testing.T) any { return sign(t, jwt.SigningMethodHS384, secret, nil, nil) }, ReasonAlgorithm},
 		{"none never", hs, func(t *testing.T) any { return unsignedNone }, ReasonAlgorithm},
 		{"missing nil", hs, func(t *testing.T) any { return nil }, ReasonMissing},
