@@ -59,6 +59,10 @@ type Ruleset struct {
 	// usesServer is set when an expression reads the server (room_size,
 	// socket_rooms), so evaluation only builds those reads when needed.
 	usesServer bool
+	// auth verifies tokens for jwt() and jwt_error() (a nil verifier
+	// without auth.jwt); usesJWT is set when an expression calls them.
+	auth    jwtSetup
+	usesJWT bool
 }
 
 // ruleKey finds the rules for one trigger in one namespace.
@@ -79,12 +83,14 @@ func Load(path string, reg *Registry, opts LoadOptions) (*Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compile(cfg, reg, ps)
+	return compile(cfg, reg, ps, authOrigin{path: path, environ: opts.Environ})
 }
 
-// Compile compiles an already decoded config against reg.
+// Compile compiles an already decoded config against reg. Files that
+// auth.jwt names are read relative to the working directory, and
+// secret_env from the process environment.
 func Compile(cfg *Config, reg *Registry) (*Ruleset, error) {
-	return compile(cfg, reg, &problems{})
+	return compile(cfg, reg, &problems{}, authOrigin{})
 }
 
 var (
@@ -98,9 +104,10 @@ var (
 	}
 )
 
-func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
+func compile(cfg *Config, reg *Registry, ps *problems, from authOrigin) (*Ruleset, error) {
 	rs := &Ruleset{Config: cfg, registry: reg, index: map[ruleKey][]*Rule{}}
 	ps.vocab = newVocabulary(reg)
+	rs.auth = buildJWT(ps, cfg, from)
 	opts := exprOptions(reg)
 	subCfg := subConfig(opts)
 	names := map[string]int{}
@@ -175,14 +182,14 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 				addExprError(ps, key+".when", name, "when", err)
 			} else {
 				r.when = prog
-				checkCalls(ps, reg, prog, r.Kind, key+".when", name, "when")
+				checkCalls(ps, reg, cfg, prog, r.Kind, key+".when", name, "when")
 			}
 		}
 		if len(spec.Do) == 0 {
 			ps.add(key, name, "do: a rule needs at least one action")
 		}
-		r.do = compileBranch(ps, reg, opts, subCfg, spec.Do, "do", r.Kind, key, name)
-		r.els = compileBranch(ps, reg, opts, subCfg, spec.Else, "else", r.Kind, key, name)
+		r.do = compileBranch(ps, reg, cfg, opts, subCfg, spec.Do, "do", r.Kind, key, name)
+		r.els = compileBranch(ps, reg, cfg, opts, subCfg, spec.Else, "else", r.Kind, key, name)
 		if len(spec.Else) > 0 && strings.TrimSpace(spec.When) == "" {
 			ps.add(key+".else", name, "else: a rule without when never runs its else; add a when condition")
 		}
@@ -195,6 +202,7 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 			ps.add(key+".on_error", name, "on_error: want %s or %s, got %q%s", OnErrorFail, OnErrorContinue, spec.OnError, DidYouMean(spec.OnError, []string{OnErrorFail, OnErrorContinue}))
 		}
 		rs.usesServer = rs.usesServer || r.calls(serverReads...)
+		rs.usesJWT = rs.usesJWT || r.calls(jwtFuncs...)
 		rs.Rules = append(rs.Rules, r)
 		if r.Kind != 0 {
 			k := ruleKey{kind: r.Kind, ns: r.Namespace, name: r.On}
@@ -212,7 +220,7 @@ func compile(cfg *Config, reg *Registry, ps *problems) (*Ruleset, error) {
 }
 
 // compileBranch compiles the expressions of a rule's do or else list.
-func compileBranch(ps *problems, reg *Registry, opts []expr.Option, subCfg *conf.Config, srcs []string, field string, kind TriggerKind, key, rule string) branch {
+func compileBranch(ps *problems, reg *Registry, cfg *Config, opts []expr.Option, subCfg *conf.Config, srcs []string, field string, kind TriggerKind, key, rule string) branch {
 	b := branch{field: field}
 	for j, src := range srcs {
 		item := fmt.Sprintf("%s[%d]", field, j)
@@ -229,7 +237,7 @@ func compileBranch(ps *problems, reg *Registry, opts []expr.Option, subCfg *conf
 			ps.add(ikey, rule, "%s: yields %s, want an action such as emit(...) or log(...)", item, ps.vocab.typeWord(t.String()))
 			continue
 		}
-		checkCalls(ps, reg, prog, kind, ikey, rule, item)
+		checkCalls(ps, reg, cfg, prog, kind, ikey, rule, item)
 		b.progs = append(b.progs, prog)
 		dc := newDirectCall(prog, reg, subCfg)
 		b.direct = append(b.direct, dc)
@@ -355,8 +363,9 @@ func snippetLine(snippet string) string {
 }
 
 // checkCalls refuses calls to functions that do not apply to the rule's
-// trigger, such as respond() in a socket rule.
-func checkCalls(ps *problems, reg *Registry, prog *vm.Program, kind TriggerKind, key, rule, field string) {
+// trigger, such as respond() in a socket rule, and calls of jwt() and
+// jwt_error() in a config without auth.jwt.
+func checkCalls(ps *problems, reg *Registry, cfg *Config, prog *vm.Program, kind TriggerKind, key, rule, field string) {
 	if kind == 0 {
 		return
 	}
@@ -365,6 +374,12 @@ func checkCalls(ps *problems, reg *Registry, prog *vm.Program, kind TriggerKind,
 	node := prog.Node()
 	ast.Walk(&node, v)
 	for _, c := range v.calls {
+		if slices.Contains(jwtFuncs, c.name) && !cfg.Auth.JWT.Configured() {
+			line, col := offsetToLineCol(src, c.from)
+			fl, fc := ps.pos.exprPosition(key, line, col)
+			ps.addAt(key, rule, fl, fc, fmt.Sprintf("%s: %s() needs auth.jwt in the config: the algorithms and keys tokens are checked with", field, c.name))
+			continue
+		}
 		f, ok := reg.funcs[c.name]
 		if !ok || f.Triggers == 0 || f.Triggers&kind != 0 {
 			continue

@@ -14,6 +14,7 @@ type Config struct {
 	Runtime    RuntimeConfig  `koanf:"runtime" doc:"Go runtime memory settings"`
 	Limits     LimitsConfig   `koanf:"limits" doc:"what one client may do: event rates, connections, rooms, HTTP request rates"`
 	Vars       map[string]any `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
+	Auth       AuthConfig     `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
 	Rules      []RuleSpec     `koanf:"rules" doc:"the event rules, evaluated in file order"`
 }
 

@@ -282,6 +282,7 @@ func (rs *Ruleset) fillEnv(env *Env, ev *Event) {
 		Request:   ev.Request,
 		Reason:    ev.Reason,
 		Vars:      rs.Config.Vars,
+		Bearer:    bearerToken,
 	}
 	if ev.Vars != nil {
 		env.Vars = ev.Vars
@@ -297,6 +298,9 @@ func (rs *Ruleset) fillEnv(env *Env, ev *Event) {
 	}
 	if rs.usesServer {
 		bindServerReads(env, ev.Server)
+	}
+	if rs.usesJWT && rs.auth.verifier != nil {
+		bindJWT(env, rs.auth.verifier, ev.Time)
 	}
 }
 

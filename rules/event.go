@@ -1,5 +1,7 @@
 package rules
 
+import "time"
+
 // Event is one incoming thing for rules to react to: a socket event, a
 // connection, a disconnection or an HTTP request.
 type Event struct {
@@ -27,6 +29,9 @@ type Event struct {
 	// Server answers the reads room_size and socket_rooms. Nil reads as a
 	// server with no rooms.
 	Server ServerView
+	// Time is when the event happened: jwt() checks a token's exp and nbf
+	// against it. Zero means the time of evaluation; tests set it.
+	Time time.Time
 }
 
 // ServerView is what rules may read about the server besides the event:
@@ -95,4 +100,13 @@ type Env struct {
 	// with the joins and leaves of earlier rules of the event, or of the
 	// socket id in the event's namespace.
 	SocketRooms func(id ...string) []string `expr:"socket_rooms"`
+	// JWT is jwt(token): the claims of token as a mapping when it verifies
+	// against auth.jwt, or nil.
+	JWT func(token any) map[string]any `expr:"jwt"`
+	// JWTError is jwt_error(token): why jwt(token) is nil ("missing",
+	// "expired", "bad signature", ...), or "" when token verifies.
+	JWTError func(token any) string `expr:"jwt_error"`
+	// Bearer is bearer(header): the token of an Authorization header
+	// value "Bearer TOKEN", or "".
+	Bearer func(header any) string `expr:"bearer"`
 }
