@@ -62,7 +62,7 @@ func (r *Router) swap(rs *rules.Ruleset, hash string) (bool, error) {
 	if hash == "" {
 		hash = ConfigHash(rs.Config)
 	}
-	if hash == old.Hash {
+	if hash == old.Hash && rs.KeysDigest() == old.Rules.KeysDigest() {
 		r.log.Info("config unchanged; reload skipped", zap.String("hash", hash))
 		r.metrics.reloadOK.Set(1)
 		return false, nil
@@ -91,7 +91,10 @@ func (r *Router) swap(rs *rules.Ruleset, hash string) (bool, error) {
 			r.log.Warn("namespace removed; its rules are gone, but clients can join it until a restart", zap.String("namespace", ns))
 		}
 	}
+	rs.Inherit(old.Rules)
 	r.rt.Store(rt)
+	rt.startTasks(r.log)
+	old.stop()
 	if !slices.Contains(old.Rules.Config.Server.CORS.Origins, "*") {
 		warnAnyOrigin(r.log, rs.Config)
 	}
@@ -162,6 +165,7 @@ func changedSettings(old, next *rules.Config) []string {
 	add("namespaces", old.Namespaces, next.Namespaces)
 	add("log", old.Log, next.Log)
 	add("vars", old.Vars, next.Vars)
+	add("auth", old.Auth, next.Auth)
 	return out
 }
 

@@ -98,6 +98,7 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 		return nil, fmt.Errorf("build runtime: %w", err)
 	}
 	r.rt.Store(rt)
+	rt.startTasks(r.log)
 	r.metrics.configLoaded(rt)
 	r.limited = newLimitLog(r.log, r.metrics.reg)
 	warnAnyOrigin(r.log, rs.Config)
@@ -211,6 +212,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	r.closing.Store(true) // /readyz says draining; new namespace connects are refused
 	srv := r.http
 	r.srvMu.Unlock()
+	defer r.rt.Load().stop()
 	var err error
 	if srv != nil {
 		srv.SetKeepAlivesEnabled(false)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/rs/cors"
+	"go.uber.org/zap"
 )
 
 // Runtime is everything that a reload replaces, built completely before it
@@ -23,6 +25,9 @@ type Runtime struct {
 	cors     *cors.Cors
 	corsOpts cors.Options // what cors was built from, to explain a refusal
 	http     http.Handler // routes under the CORS policy
+	// stopTasks cancels the rule set's background tasks (rules.Task);
+	// nil until they are started.
+	stopTasks context.CancelFunc
 }
 
 // NewRuntime builds a runtime for rs. hash identifies the config version.
@@ -44,6 +49,27 @@ func NewRuntime(rs *rules.Ruleset, hash string, h routeHandlerFactory) (*Runtime
 	}
 	rt.http = rt.cors.Handler(rt.routes)
 	return rt, nil
+}
+
+// startTasks runs the rule set's background tasks, such as the JWKS
+// refresher, until stop is called. Their failures are logged; each keeps
+// what it had.
+func (rt *Runtime) startTasks(log *zap.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	rt.stopTasks = cancel
+	for _, task := range rt.Rules.Tasks() {
+		tlog := log.With(zap.String("task", task.Name), zap.String("config_hash", rt.Hash))
+		go task.Run(ctx, func(err error) {
+			tlog.Warn("background task failed; keeping what it had", zap.Error(err))
+		})
+	}
+}
+
+// stop ends the runtime's background tasks; they return soon after.
+func (rt *Runtime) stop() {
+	if rt.stopTasks != nil {
+		rt.stopTasks()
+	}
 }
 
 // routeHandlerFactory makes the handler of one route pattern.
