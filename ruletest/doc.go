@@ -48,6 +48,8 @@
 //	  body       the decoded JSON body of a request
 //	  request    method, path, params, query, headers, address
 //	  reason     why a socket disconnected
+//	  time       when the event happens (RFC 3339, default now): the clock
+//	             jwt() checks exp and nbf against
 //	socket:      the sending socket
 //	  id         default "socket-1"
 //	  rooms      default [id], the socket's own room

@@ -44,6 +44,7 @@ func NewEvent(rs *rules.Ruleset, c Case) (*rules.Event, error) {
 		Namespace: c.Event.Namespace,
 		HasAck:    c.Event.Ack,
 		Reason:    c.Event.Reason,
+		Time:      c.Event.Time,
 		Vars:      mergeVars(rs, c.Vars),
 	}
 	switch on {
@@ -110,6 +111,7 @@ func httpEvent(rs *rules.Ruleset, c Case, on, method, path string) (*rules.Event
 	return &rules.Event{
 		Kind:   rules.TriggerHTTP,
 		Name:   name,
+		Time:   c.Event.Time,
 		Vars:   mergeVars(rs, c.Vars),
 		Server: c.Server.view("/"),
 		Request: rules.Request{

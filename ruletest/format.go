@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/eventrouter/eventrouter/rules"
 	"go.yaml.in/yaml/v3"
@@ -66,6 +67,10 @@ type Event struct {
 	Args []any `yaml:"args"`
 	// Ack is true when the client asks for an acknowledgement.
 	Ack bool `yaml:"ack"`
+	// Time is when the event happens, an RFC 3339 timestamp such as
+	// 2030-01-01T00:00:00Z: jwt() checks tokens' exp and nbf against it.
+	// Zero means the time the case runs.
+	Time time.Time `yaml:"time"`
 	// Body is the decoded JSON body of an HTTP request.
 	Body any `yaml:"body"`
 	// Request describes an HTTP request beyond its body.
