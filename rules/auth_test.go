@@ -95,7 +95,7 @@ func TestJWTConfigProblems(t *testing.T) {
 		{"plain http JWKS", "auth:\n  jwt:\n    algorithms: [RS256]\n    jwks_url: http://issuer.example/jwks\n    jwks_timeout: 1h\n" + gate,
 			[]string{":4:5: auth.jwt.jwks_url: must be https", ":5:5: auth.jwt.jwks_timeout: 1h0m0s is longer than jwks_refresh (10m0s)"}},
 		{"unknown key", "auth:\n  jwt:\n    algorithms: [HS256]\n    secrets: x\n" + gate,
-			[]string{"auth.jwt.algorithms: HS256 needs secret or secret_env", ":4:5: unknown key auth.jwt.secrets, did you mean secret?"}},
+			[]string{":4:5: unknown key auth.jwt.secrets, did you mean secret?", "auth.jwt.secret: HS256 needs a secret of at least 32 bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := rules.Load(writeJWTConfig(t, tc.yaml), builtin.Registry(), env)
