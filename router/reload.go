@@ -91,10 +91,15 @@ func (r *Router) swap(rs *rules.Ruleset, hash string) (bool, error) {
 			r.log.Warn("namespace removed; its rules are gone, but clients can join it until a restart", zap.String("namespace", ns))
 		}
 	}
+	// Tasks start before the runtime is published, so whoever loads it
+	// sees it whole; a shutdown that raced with the swap stops them too.
 	rs.Inherit(old.Rules)
-	r.rt.Store(rt)
 	rt.startTasks(r.log)
+	r.rt.Store(rt)
 	old.stop()
+	if r.closing.Load() {
+		rt.stop()
+	}
 	if !slices.Contains(old.Rules.Config.Server.CORS.Origins, "*") {
 		warnAnyOrigin(r.log, rs.Config)
 	}

@@ -97,8 +97,8 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build runtime: %w", err)
 	}
-	r.rt.Store(rt)
 	rt.startTasks(r.log)
+	r.rt.Store(rt)
 	r.metrics.configLoaded(rt)
 	r.limited = newLimitLog(r.log, r.metrics.reg)
 	warnAnyOrigin(r.log, rs.Config)
