@@ -57,7 +57,7 @@ import (
 // event before it is evaluated, because a real client cannot choose it: the
 // socket's id, rooms and state, the handshake's address and secure flag, a
 // disconnect's reason, a request's remote address, the server: rooms table
-// (room_size, socket_rooms) and the case's vars. Each is exactly what
+// (room_size, socket_rooms), the case's vars and its event.time. Each is exactly what
 // ruletest.NewEvent builds, defaults included: socket-1, rooms [id], no
 // state, no server rooms. The overlay serves evaluation only: the case's
 // rooms and state are not made real on the socket, since no executed
@@ -172,6 +172,9 @@ func (rp *replayer) prepare(ev *rules.Event) {
 	p.wire = *ev
 	w := p.want
 	ev.Vars, ev.Server = w.Vars, w.Server
+	if !w.Time.IsZero() {
+		ev.Time = w.Time // event.time: the clock jwt() checks against
+	}
 	if ev.Kind == rules.TriggerHTTP {
 		ev.Request.Address = w.Request.Address
 		if p.params {
