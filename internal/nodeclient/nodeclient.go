@@ -435,6 +435,17 @@ func (a *Agent) Connect(id, url string, opts map[string]any) {
 	a.Send(cmd)
 }
 
+// ConnectThenClose is Connect for a client that calls socket.disconnect()
+// inside its connect handler. It reports "connect", then "disconnect"
+// (reason "io client disconnect"); wait with WaitConnect and WaitDisconnect.
+func (a *Agent) ConnectThenClose(id, url string, opts map[string]any) {
+	cmd := map[string]any{"op": "connect", "id": id, "url": url, "close_on_connect": true}
+	if opts != nil {
+		cmd["opts"] = encodeBin(opts)
+	}
+	a.Send(cmd)
+}
+
 // Emit sends event with args on socket id, without an ack. []byte args (also
 // nested in []any / map[string]any) are sent as binary. A json.RawMessage
 // arg is sent as that JSON, keys in its order.

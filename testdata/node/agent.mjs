@@ -7,6 +7,7 @@
 //
 // Commands (stdin):
 //   {"op":"connect","id":"a","url":"http://127.0.0.1:PORT/ns","opts":{...}}
+//     with "close_on_connect":true, calls socket.disconnect() in its connect handler
 //   {"op":"emit","id":"a","event":"x","args":[...],"ack":true,"timeout_ms":5000,"seq":7}
 //   {"op":"ack","id":"a","ack_id":3,"args":[...]}   answer a server emit that asked for an ack
 //   {"op":"disconnect","id":"a"}
@@ -151,6 +152,12 @@ function doConnect(cmd) {
 
   socket.on("connect", () => {
     report({ type: "connect", id, sid: socket.id, transport: transportName(socket) });
+    if (cmd.close_on_connect) {
+      // Leave inside the connect handler, before any other I/O: the fastest
+      // a real client can come and go.
+      sockets.delete(id);
+      socket.disconnect();
+    }
   });
   socket.on("connect_error", (err) => {
     const r = { type: "connect_error", id, message: err && err.message !== undefined ? String(err.message) : String(err) };
