@@ -68,7 +68,7 @@ func newMetrics() *metrics {
 	m.connects = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "connects_total",
 		Help: "Socket.IO sockets that completed a namespace connect."})
 	m.disconnects = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "disconnects_total",
-		Help: "Socket.IO sockets that disconnected."})
+		Help: "Socket.IO sockets that disconnected, each once, after it counted as connected."})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "connections_rejected_total",
 		Help: "Namespace connections refused, by the rule that refused them (by reject or by failing); rule is empty for refusals while shutting down."}, []string{"rule"})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_total",
@@ -141,6 +141,9 @@ func (m *metrics) forgetRules(names []string) {
 }
 
 // connected and disconnected track sockets that completed their connect.
+// The socket lifecycle (lifecycle.go) calls each once per socket, so the
+// gauge returns to 0 when every client is gone, whatever the library
+// reports.
 func (m *metrics) connected()    { m.connections.Inc(); m.connects.Inc() }
 func (m *metrics) disconnected() { m.connections.Dec(); m.disconnects.Inc() }
 

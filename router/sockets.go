@@ -18,8 +18,9 @@ type connState struct {
 	mu      sync.Mutex
 	state   map[string]any // replaced, never mutated, so readers may share it
 	pending []rules.Action
-	rt      *Runtime // runtime that evaluated the connection
-	reason  string   // the reason a disconnect action gave, if any
+	rt      *Runtime  // runtime that evaluated the connection
+	reason  string    // the reason a disconnect action gave, if any
+	life    lifecycle // see lifecycle.go
 
 	ev *rules.Event // the accepted connection's event, for Options.Trace
 }
@@ -77,8 +78,7 @@ func (r *Router) bindNamespace(name string) {
 	r.nspMu.Unlock()
 	nsp.Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
 		defer r.recoverEvent("connection", s)
-		st := &connState{}
-		s.SetData(st)
+		st := r.admit(s)
 		if r.closing.Load() {
 			r.metrics.rejected.WithLabelValues("").Inc()
 			next(socket.NewExtendedError("server shutting down", nil))
@@ -134,11 +134,13 @@ func (r *Router) refuse(rt *Runtime, s *socket.Socket, st *connState, ev *rules.
 }
 
 // onConnection executes the connection rules' actions and subscribes to
-// the socket's events.
+// the socket's events. Its lifecycle (lifecycle.go) runs the disconnect
+// rules once these are done.
 func (r *Router) onConnection(s *socket.Socket) {
-	defer r.recoverEvent("connection", s)
-	r.metrics.connected()
 	st := stateOf(s)
+	r.connecting(st)
+	defer r.connected(s, st)
+	defer r.recoverEvent("connection", s)
 	st.mu.Lock()
 	pending, rt, ev := st.pending, st.rt, st.ev
 	st.pending, st.ev = nil, nil
@@ -152,13 +154,6 @@ func (r *Router) onConnection(s *socket.Socket) {
 	// Events are handled synchronously in the socket's read path, so a
 	// client's events run in the order it sent them.
 	s.OnAny(func(args ...any) { r.onEvent(s, st, args) })
-	_ = s.On("disconnect", func(args ...any) {
-		reason := ""
-		if len(args) > 0 {
-			reason, _ = args[0].(string)
-		}
-		r.onDisconnect(s, st, st.disconnectReason(reason))
-	})
 }
 
 // onEvent routes one client event.
@@ -198,10 +193,9 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 	r.traced(ev, r.execute(context.Background(), rt, fx, res.Actions, name, s))
 }
 
-// onDisconnect runs the disconnect rules.
+// onDisconnect runs the disconnect rules; see leave.
 func (r *Router) onDisconnect(s *socket.Socket, st *connState, reason string) {
 	defer r.recoverEvent("disconnect", s)
-	r.metrics.disconnected()
 	rt := r.rt.Load()
 	ev := r.socketEvent(s, rules.TriggerDisconnect, "disconnect", nil, false)
 	ev.Reason = reason
