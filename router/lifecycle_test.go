@@ -16,6 +16,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/internal/nodeclient"
 	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
 
@@ -90,15 +91,15 @@ func TestLifecycleChurn(t *testing.T) {
 				}
 				return pollingCycle(ctx, hc, url, tc.mode, i)
 			})
-			tally := settleLifecycle(t, r, logs, before)
-			checkLifecycle(t, tally, seen, tc.mode != closeInHandshake)
+			tally := settleLifecycle(t, r, logs, before, seen)
+			checkLifecycle(t, r, logs, tally, seen, tc.mode != closeInHandshake)
 			t.Logf("%d cycles: %d connects seen by clients, %d connection rule runs, %d disconnect rule runs", cycles, len(seen), len(tally.connects), tally.disconnects)
 		})
 	}
 	// Nothing arrives late: a duplicate disconnect of an earlier case would
 	// show here.
-	tally := settleLifecycle(t, r, logs, 0)
-	checkLifecycle(t, tally, nil, false)
+	tally := settleLifecycle(t, r, logs, 0, nil)
+	checkLifecycle(t, r, logs, tally, nil, false)
 }
 
 // TestLifecycleChurnNodeClient is the churn driven by the official Node
@@ -125,11 +126,96 @@ func TestLifecycleChurnNodeClient(t *testing.T) {
 					agent.WaitDisconnect(t, id)
 				}
 			}
-			tally := settleLifecycle(t, r, logs, before)
-			checkLifecycle(t, tally, seen, true)
+			tally := settleLifecycle(t, r, logs, before, seen)
+			checkLifecycle(t, r, logs, tally, seen, true)
 			t.Logf("%d cycles: %d connection rule runs, %d disconnect rule runs", cycles, len(tally.connects), tally.disconnects)
 		})
 	}
+}
+
+// kickConfig is churnConfig plus rules that disconnect the socket, in its
+// connection rules or on an event, as the query's kick parameter says, and
+// one that welcomes the socket.
+const kickConfig = churnConfig + `  - name: kick-at-connect
+    on: connection
+    when: socket.handshake.query.kick == "connect"
+    do:
+      - disconnect("kicked at connect")
+  - name: welcome
+    on: connection
+    do:
+      - emit("welcome")
+  - name: kick-on-event
+    on: kick_me
+    do:
+      - disconnect("kicked on event")
+`
+
+// TestLifecycleServerDisconnect: a socket that a rule disconnects, even
+// from its own connection rules, runs its disconnect rules exactly once,
+// after the connection rules, with the rule's reason.
+func TestLifecycleServerDisconnect(t *testing.T) {
+	r, url, logs := startReloadTestRouter(t, kickConfig)
+	const cycles = 50
+	for _, kick := range []string{"connect", "event"} {
+		t.Run(kick, func(t *testing.T) {
+			before := logs.Len()
+			seen := map[string]bool{}
+			for range cycles {
+				sid, err := wsKicked(t.Context(), url, kick)
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[sid] = true
+			}
+			tally := settleLifecycle(t, r, logs, before, seen)
+			checkLifecycle(t, r, logs, tally, seen, true)
+			for id, reasons := range tally.leaves {
+				if want := "kicked at " + kick; kick == "event" && reasons[0] != "kicked on event" || kick == "connect" && reasons[0] != want {
+					t.Errorf("socket %s left with reason %q", id, reasons[0])
+				}
+			}
+		})
+	}
+}
+
+// wsKicked connects a raw websocket client with ?kick=kick, sends kick_me
+// when kick is "event", and returns the socket id once the server's
+// namespace DISCONNECT arrives.
+func wsKicked(ctx context.Context, base, kick string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := wsOpen(ctx, base, "&kick="+kick)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		return "", fmt.Errorf("namespace connect: %w", err)
+	}
+	data, err := readWS(conn, '4')
+	if err != nil {
+		return "", fmt.Errorf("namespace connect answer: %w", err)
+	}
+	sid, err := connectSID(data)
+	if err != nil {
+		return "", err
+	}
+	if kick == "event" {
+		// Wait for the connection rules: the library writes the CONNECT
+		// before it routes the socket's packets, and an event that arrives
+		// in between makes it close the connection.
+		if data, err := readWS(conn, '4'); err != nil || string(data) != `42["welcome"]` {
+			return "", fmt.Errorf("socket %s: want welcome, got %q (%v)", sid, data, err)
+		}
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(`42["kick_me"]`)); err != nil {
+			return "", fmt.Errorf("kick_me: %w", err)
+		}
+	}
+	if data, err = readWS(conn, '4'); err != nil || string(data) != "41" {
+		return "", fmt.Errorf("socket %s: want the server's namespace DISCONNECT, got %q (%v)", sid, data, err)
+	}
+	return sid, nil
 }
 
 // churn runs cycles client cycles on a few concurrent workers and returns
@@ -197,10 +283,14 @@ func tallyLifecycle(logs *observer.ObservedLogs, from int) lifecycleTally {
 }
 
 // settleLifecycle waits until the server has caught up with the clients
-// that closed: the gauge back to 0, the namespace empty and a disconnect
-// rule run for every connection rule run. It returns the tally either way,
-// for checkLifecycle to report what is wrong.
-func settleLifecycle(t *testing.T, r *Router, logs *observer.ObservedLogs, from int) lifecycleTally {
+// that closed: a connection rule run for every connect a client saw, a
+// disconnect rule run for every connection rule run, the gauge back to 0
+// and the namespace empty. (The library writes the CONNECT before it emits
+// "connection", so under load the client can see the CONNECT and leave,
+// and the library empty the namespace, before the connection rules run.)
+// It returns the tally either way, for checkLifecycle to report what is
+// wrong.
+func settleLifecycle(t *testing.T, r *Router, logs *observer.ObservedLogs, from int, seen map[string]bool) lifecycleTally {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -208,6 +298,9 @@ func settleLifecycle(t *testing.T, r *Router, logs *observer.ObservedLogs, from 
 		settled := metricValue(r.metrics.connections) == 0 &&
 			r.io.Sockets().Sockets().Len() == 0 &&
 			tally.disconnects == len(tally.connects)
+		for id := range seen {
+			settled = settled && tally.connects[id] > 0
+		}
 		if settled || time.Now().After(deadline) {
 			return tally
 		}
@@ -216,12 +309,18 @@ func settleLifecycle(t *testing.T, r *Router, logs *observer.ObservedLogs, from 
 }
 
 // checkLifecycle fails the test unless every socket ran the connection
-// rules once and the disconnect rules exactly once, the gauge is 0 and the
-// connection rules ran for every connect a client saw (for exactly those
-// when exact: a client that closes during the handshake may leave before
-// the CONNECT it caused reaches it).
-func checkLifecycle(t *testing.T, tally lifecycleTally, seen map[string]bool, exact bool) {
+// rules once and the disconnect rules exactly once, the gauge is 0, the
+// namespace is empty and the connection rules ran for every connect a
+// client saw (for exactly those when exact: a client that closes during
+// the handshake may leave before the CONNECT it caused reaches it).
+func checkLifecycle(t *testing.T, r *Router, logs *observer.ObservedLogs, tally lifecycleTally, seen map[string]bool, exact bool) {
 	t.Helper()
+	if v := metricValue(r.metrics.connections); v != 0 {
+		t.Errorf("eventrouter_connections is %v after every client left, want 0", v)
+	}
+	if n := r.io.Sockets().Sockets().Len(); n != 0 {
+		t.Errorf("the namespace still holds %d sockets after every client left", n)
+	}
 	var twice, missing, stray, dupConnects []string
 	for id, n := range tally.connects {
 		if n != 1 {
@@ -250,6 +349,23 @@ func checkLifecycle(t *testing.T, tally lifecycleTally, seen map[string]bool, ex
 			t.Errorf("%d sockets %s, e.g. %s", len(ids), what, strings.Join(ids[:min(len(ids), 3)], "; "))
 		}
 	}
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		suspects := map[string]bool{}
+		for _, ids := range [][]string{missing, stray, unseen} {
+			for _, id := range ids[:min(len(ids), 3)] {
+				suspects[id] = true
+			}
+		}
+		for _, e := range logs.All() {
+			id, _ := e.ContextMap()["socket"].(string)
+			if suspects[id] || e.Level >= zap.WarnLevel {
+				t.Logf("daemon log: %s %s %v", e.Level, e.Message, e.ContextMap())
+			}
+		}
+	}()
 	report("ran the connection rules more than once", dupConnects)
 	report("never ran the disconnect rules", missing)
 	report("ran the disconnect rules more than once", twice)
@@ -283,19 +399,11 @@ const (
 func wsCycle(ctx context.Context, base string, mode churnMode, i int) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, nil)
+	conn, err := wsOpen(ctx, base, "")
 	if err != nil {
-		return "", fmt.Errorf("dial: %w", err)
+		return "", err
 	}
-	_ = resp.Body.Close()
 	defer conn.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetReadDeadline(deadline)
-	}
-	if _, err := readWS(conn, '0'); err != nil {
-		return "", fmt.Errorf("open: %w", err)
-	}
 	if err := conn.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
 		return "", fmt.Errorf("namespace connect: %w", err)
 	}
@@ -325,6 +433,25 @@ func wsCycle(ctx context.Context, base string, mode churnMode, i int) (string, e
 	case leaveAbruptly:
 	}
 	return sid, nil
+}
+
+// wsOpen dials a raw Engine.IO websocket with the extra query and reads
+// the open packet; reads time out with ctx.
+func wsOpen(ctx context.Context, base, query string) (*websocket.Conn, error) {
+	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket" + query
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	_ = resp.Body.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetReadDeadline(deadline)
+	}
+	if _, err := readWS(conn, '0'); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	return conn, nil
 }
 
 // readWS reads text frames until one of Engine.IO type typ, answering pings.

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/eventrouter/eventrouter/actions/disconnect"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"go.uber.org/zap"
@@ -32,12 +31,13 @@ func (c *connState) setReason(reason string) {
 	c.reason = reason
 }
 
-// disconnectReason is reason, or the reason a disconnect action gave when
-// the library reports a server-side disconnect.
+// disconnectReason is reason, or the reason a disconnect action gave: the
+// rule's close comes first, though the library may report the transport
+// close that the client answered it with before its own.
 func (c *connState) disconnectReason(reason string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.reason != "" && reason == disconnect.DefaultReason {
+	if c.reason != "" {
 		return c.reason
 	}
 	return reason
