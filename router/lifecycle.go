@@ -22,13 +22,15 @@ import (
 //     disconnect" and again with "transport close".
 //   - It writes the CONNECT packet before it emits "connection", so a
 //     client that leaves as soon as it sees CONNECT can be gone before a
-//     listener added in the connection handler exists.
+//     listener added in the connection handler exists; so is a socket that
+//     a connection rule's disconnect() closes.
 //   - It can lose a close: a connection that closes after the socket wrote
 //     its CONNECT but before the library's client registered the socket
 //     never closes the socket, which stays in the namespace and its rooms.
-//     A polling client that sends its namespace DISCONNECT before the
-//     CONNECT answer comes does that: the early packet makes the library
-//     close the connection.
+//     A client that sends anything to the namespace (an event, its
+//     DISCONNECT) as soon as it sees the CONNECT can hit that window: the
+//     library takes the early packet for a protocol error and closes the
+//     connection.
 //
 // So the router keeps its own state per socket, in connState.life, and
 // listens for the close from the namespace middleware on, before the
@@ -40,8 +42,8 @@ type phase int
 
 const (
 	phaseAdmitted   phase = iota // through the middleware; "connection" not emitted yet
-	phaseConnecting              // the connection rules are running
-	phaseOpen                    // the connection rules ran; the socket is counted
+	phaseConnecting              // the connection rules are running; the socket counts as connected
+	phaseOpen                    // the connection rules ran
 	phaseLeaving                 // closed before the connection rules finished: the disconnect rules wait for them
 	phaseGone                    // the disconnect rules ran or are running; later closes are duplicates
 )
