@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -22,6 +23,10 @@ type connState struct {
 	life    lifecycle // see lifecycle.go
 
 	ev *rules.Event // the accepted connection's event, for Options.Trace
+	// registered is closed when the library has registered the accepted
+	// socket with its client, so packets for the namespace are accepted;
+	// nil once closed. See awaitRegistered.
+	registered chan struct{}
 }
 
 // setReason records why a rule disconnects the socket.
@@ -92,8 +97,12 @@ func (r *Router) bindNamespace(name string) {
 			r.refuse(rt, s, st, ev, res.Actions, res.Actions[i], next)
 			return
 		}
-		st.pending, st.rt, st.ev = res.Actions, rt, ev
+		registered := make(chan struct{})
+		st.mu.Lock()
+		st.pending, st.rt, st.ev, st.registered = res.Actions, rt, ev, registered
+		st.mu.Unlock()
 		next(nil)
+		r.awaitRegistered(registered)
 	})
 	_ = nsp.On("connection", func(args ...any) {
 		s, ok := args[0].(*socket.Socket)
@@ -102,6 +111,31 @@ func (r *Router) bindNamespace(name string) {
 		}
 		r.onConnection(s)
 	})
+}
+
+// registerWait bounds how long the middleware holds a client's packets
+// for its socket's registration; reached only when the connection closed
+// first, so the library never registers the socket.
+const registerWait = 5 * time.Second
+
+// awaitRegistered holds the client's incoming packets until the library has
+// registered its accepted socket. The library (servers/socket v3.0.6)
+// writes CONNECT and registers the socket with the client on the socket's
+// own task queue, after the middleware returns, while the client's next
+// packets are decoded on the transport's goroutine: an event the client
+// sends as soon as it sees CONNECT (socket.on("connect", () =>
+// socket.emit(...)), the usual code) could arrive first, be taken for a
+// protocol error ("invalid state") and close the connection. The
+// middleware runs on that transport goroutine, so waiting here, for
+// microseconds, keeps the client's packets in the order Socket.IO
+// promises. Node's server does not have the window.
+func (r *Router) awaitRegistered(registered <-chan struct{}) {
+	t := time.NewTimer(registerWait)
+	defer t.Stop()
+	select {
+	case <-registered:
+	case <-t.C:
+	}
 }
 
 // refuse carries out the actions of a connection that a rule refused, in
@@ -138,6 +172,12 @@ func (r *Router) refuse(rt *Runtime, s *socket.Socket, st *connState, ev *rules.
 // rules once these are done.
 func (r *Router) onConnection(s *socket.Socket) {
 	st := stateOf(s)
+	st.mu.Lock()
+	if st.registered != nil {
+		close(st.registered)
+		st.registered = nil
+	}
+	st.mu.Unlock()
 	r.connecting(st)
 	defer r.connected(s, st)
 	defer r.recoverEvent("connection", s)

@@ -446,6 +446,21 @@ func (a *Agent) ConnectThenClose(id, url string, opts map[string]any) {
 	a.Send(cmd)
 }
 
+// ConnectThenEmit is Connect for a client that emits event with args,
+// asking for an ack, inside its connect handler: the packet follows the
+// CONNECT as closely as a client can send it. It returns the sequence
+// number to pass to WaitAck.
+func (a *Agent) ConnectThenEmit(id, url string, opts map[string]any, event string, args ...any) (seq int) {
+	seq = a.nextSeq()
+	cmd := map[string]any{"op": "connect", "id": id, "url": url,
+		"emit_on_connect": map[string]any{"event": event, "args": encodeArgs(args), "seq": seq}}
+	if opts != nil {
+		cmd["opts"] = encodeBin(opts)
+	}
+	a.Send(cmd)
+	return seq
+}
+
 // Emit sends event with args on socket id, without an ack. []byte args (also
 // nested in []any / map[string]any) are sent as binary. A json.RawMessage
 // arg is sent as that JSON, keys in its order.

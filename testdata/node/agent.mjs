@@ -8,6 +8,7 @@
 // Commands (stdin):
 //   {"op":"connect","id":"a","url":"http://127.0.0.1:PORT/ns","opts":{...}}
 //     with "close_on_connect":true, calls socket.disconnect() in its connect handler
+//     with "emit_on_connect":{"event","args","seq"}, emits with an ack in its connect handler
 //   {"op":"emit","id":"a","event":"x","args":[...],"ack":true,"timeout_ms":5000,"seq":7}
 //   {"op":"ack","id":"a","ack_id":3,"args":[...]}   answer a server emit that asked for an ack
 //   {"op":"disconnect","id":"a"}
@@ -152,6 +153,11 @@ function doConnect(cmd) {
 
   socket.on("connect", () => {
     report({ type: "connect", id, sid: socket.id, transport: transportName(socket) });
+    if (cmd.emit_on_connect) {
+      // Emit inside the connect handler, as most applications do: the
+      // packet follows the CONNECT as closely as a client can send it.
+      doEmit({ ...cmd.emit_on_connect, id, ack: true });
+    }
     if (cmd.close_on_connect) {
       // Leave inside the connect handler, before any other I/O: the fastest
       // a real client can come and go.
