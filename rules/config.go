@@ -6,17 +6,19 @@ import "time"
 // config.yaml; the `koanf` tag is the key's name and the `doc` tag is the
 // one-line description used by the config reference and by error messages.
 type Config struct {
-	Server     ServerConfig         `koanf:"server" doc:"the public HTTP and Socket.IO listener"`
-	Admin      AdminConfig          `koanf:"admin" doc:"the loopback admin listener: metrics and health"`
-	SocketIO   SocketIOConfig       `koanf:"socketio" doc:"Socket.IO and Engine.IO settings"`
-	Namespaces []string             `koanf:"namespaces" doc:"the Socket.IO namespaces clients may join"`
-	Log        LogConfig            `koanf:"log" doc:"logging"`
-	Runtime    RuntimeConfig        `koanf:"runtime" doc:"Go runtime memory settings"`
-	Limits     LimitsConfig         `koanf:"limits" doc:"what one client may do: event rates, connections, rooms, HTTP request rates"`
-	Vars       map[string]any       `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
-	VarsFrom   map[string]VarSource `koanf:"vars_from" doc:"vars read from outside the file, each from an environment variable, a file or a systemd credential; their values are secrets, never printed"`
-	Auth       AuthConfig           `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
-	Rules      []RuleSpec           `koanf:"rules" doc:"the event rules, evaluated in file order"`
+	Server     ServerConfig   `koanf:"server" doc:"the public HTTP and Socket.IO listener"`
+	Admin      AdminConfig    `koanf:"admin" doc:"the loopback admin listener: metrics and health"`
+	SocketIO   SocketIOConfig `koanf:"socketio" doc:"Socket.IO and Engine.IO settings"`
+	Namespaces []string       `koanf:"namespaces" doc:"the Socket.IO namespaces clients may join"`
+	Log        LogConfig      `koanf:"log" doc:"logging"`
+	Runtime    RuntimeConfig  `koanf:"runtime" doc:"Go runtime memory settings"`
+	Limits     LimitsConfig   `koanf:"limits" doc:"what one client may do: event rates, connections, rooms, HTTP request rates"`
+	Vars       map[string]any `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
+	// VarsFrom lists, once loaded, each var an EVENTROUTER_VARS_* variable
+	// set too, as an env source: every secret's name is here.
+	VarsFrom map[string]VarSource `koanf:"vars_from" doc:"vars read from outside the file, each from an environment variable, a file or a systemd credential; their values are secrets, never printed"`
+	Auth     AuthConfig           `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
+	Rules    []RuleSpec           `koanf:"rules" doc:"the event rules, evaluated in file order"`
 }
 
 // ServerConfig configures the public listener.
