@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -100,5 +102,85 @@ vars: {users: dup}
 				}
 			}
 		})
+	}
+}
+
+// TestDaemonSecretFromCredential runs the daemon with an API key from a
+// systemd credential: the key guards a route, a reload after the
+// credential changed applies the new key (the config hash covers it), and
+// the daemon's log never shows either key, though a rule logs it. (A
+// value that is not a secret of the running config, such as a key before
+// it is rotated in, is not redacted: the refuse rule does not log it.)
+func TestDaemonSecretFromCredential(t *testing.T) {
+	const oldKey, newKey = "old-s3cret-key", "new-s3cret-key"
+	creds := t.TempDir()
+	setKey := func(key string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(creds, "api-key"), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setKey(oldKey)
+	config := `log: {level: debug, format: json}
+server: {shutdown_timeout: 5s}
+vars_from:
+  api_key: {credential: api-key}
+rules:
+  - name: publish
+    on: POST /publish
+    when: request.headers["x-api-key"] == vars.api_key
+    do:
+      - log("published with", request.headers["x-api-key"], "expecting", vars.api_key)
+      - respond(200, "ok")
+  - name: refuse
+    on: POST /publish
+    when: request.headers["x-api-key"] != vars.api_key
+    do:
+      - log("refused")
+      - respond(401, "bad key")
+`
+	p := startDaemon(t, config, "CREDENTIALS_DIRECTORY="+creds)
+	post := func(key string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, p.URL+"/publish", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Api-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, step := range []struct {
+		rotate   bool
+		key      string
+		wantCode int
+	}{
+		{key: oldKey, wantCode: 200},
+		{key: newKey, wantCode: 401},
+		{rotate: true, key: newKey, wantCode: 200},
+		{key: oldKey, wantCode: 401},
+	} {
+		if step.rotate {
+			setKey(newKey)
+			p.signal(t, syscall.SIGHUP)
+			p.waitLog(t, "config reloaded", nil)
+		}
+		if got := post(step.key); got != step.wantCode {
+			t.Errorf("POST with the %s key after rotate=%v: %d, want %d", step.key[:3], step.rotate, got, step.wantCode)
+		}
+	}
+	p.waitLog(t, "published with [redacted] expecting [redacted]", nil)
+	p.signal(t, syscall.SIGTERM)
+	p.waitExit(t)
+	log := p.logText()
+	for _, key := range []string{oldKey, newKey} {
+		if strings.Contains(log, key) {
+			t.Errorf("the daemon's log shows the key %q", key)
+		}
 	}
 }
