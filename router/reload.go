@@ -172,6 +172,7 @@ func changedSettings(old, next *rules.Config) []string {
 	add("namespaces", old.Namespaces, next.Namespaces)
 	add("log", old.Log, next.Log)
 	add("vars", old.Vars, next.Vars)
+	add("vars_from", old.VarsFrom, next.VarsFrom)
 	add("auth", old.Auth, next.Auth)
 	return out
 }

@@ -104,7 +104,7 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 			short := strings.TrimPrefix(name, EnvPrefix)
 			leaf, ok := envKeys[short]
 			if !ok {
-				ps.addAt(name, "", 0, 0, fmt.Sprintf("unknown environment variable %s%s", name, DidYouMean(short, keysOf(envKeys), EnvPrefix)))
+				ps.addAt(name, "", 0, 0, fmt.Sprintf("unknown environment variable %s%s", name, envSuggestion(short, keysOf(envKeys))))
 				return "", nil
 			}
 			v, err := parseEnvValue(value, leaf.typ)

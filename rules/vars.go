@@ -153,6 +153,24 @@ func (r *varReader) envVar(name, value string) (key string, v any, ok bool) {
 	return "vars." + varName, value, true
 }
 
+// envSuggestion follows "unknown environment variable" for the variable
+// EVENTROUTER_<short>: the closest config key, or EVENTROUTER_VARS_* when
+// that is closer (EVENTROUTER_VAR_API_KEY), or else a hint that setting a
+// var takes the VARS_ prefix (EVENTROUTER_API_KEY).
+func envSuggestion(short string, keys []string) string {
+	candidates := slices.Clone(keys)
+	if _, rest, ok := strings.Cut(short, "_"); ok {
+		candidates = append(candidates, "VARS_"+rest)
+	}
+	if rest, ok := strings.CutPrefix(short, "VARS"); ok && rest != "" {
+		candidates = append(candidates, "VARS_"+rest)
+	}
+	if s := DidYouMean(short, candidates, EnvPrefix); s != "" {
+		return s
+	}
+	return fmt.Sprintf("; to set vars.%s, write %s%s", strings.ToLower(short), VarsEnvPrefix, short)
+}
+
 // resolve reads every vars_from source into cfg.Vars, or takes its stand-in,
 // and records the vars the environment set in cfg.VarsFrom.
 func (r *varReader) resolve(cfg *Config, failed map[string]bool) {

@@ -51,6 +51,26 @@ func TestVarsFrom(t *testing.T) {
 			wantErr: []string{"environment variable EVENTROUTER_VARS_A.B: want EVENTROUTER_VARS_NAME, with NAME made of letters, digits and _"},
 		},
 		{
+			name:    "EVENTROUTER_VAR_ is a typo",
+			environ: []string{"EVENTROUTER_VAR_API_KEY=" + secret},
+			wantErr: []string{"unknown environment variable EVENTROUTER_VAR_API_KEY, did you mean EVENTROUTER_VARS_API_KEY?"},
+		},
+		{
+			name:    "EVENTROUTER_VARS without its _",
+			environ: []string{"EVENTROUTER_VARSAPI_KEY=" + secret},
+			wantErr: []string{"unknown environment variable EVENTROUTER_VARSAPI_KEY, did you mean EVENTROUTER_VARS_API_KEY?"},
+		},
+		{
+			name:    "a var without VARS_",
+			environ: []string{"EVENTROUTER_API_KEY=" + secret},
+			wantErr: []string{"unknown environment variable EVENTROUTER_API_KEY; to set vars.api_key, write EVENTROUTER_VARS_API_KEY"},
+		},
+		{
+			name:    "a config key's typo still suggests the key",
+			environ: []string{"EVENTROUTER_SERVER_LISTN=:1"},
+			wantErr: []string{"unknown environment variable EVENTROUTER_SERVER_LISTN, did you mean EVENTROUTER_SERVER_LISTEN?"},
+		},
+		{
 			name:    "two EVENTROUTER_VARS_ variables for one var",
 			environ: []string{"EVENTROUTER_VARS_KEY=" + secret, "EVENTROUTER_VARS_key=" + secret},
 			wantErr: []string{"environment variables EVENTROUTER_VARS_KEY and EVENTROUTER_VARS_key both set vars.key"},
