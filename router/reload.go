@@ -17,8 +17,9 @@ import (
 // JSON form, so that it covers the file and the EVENTROUTER_* environment
 // and ignores comments and formatting. It covers the secrets read through
 // vars_from too, so a rotated secret is a changed config that a reload
-// applies; being a digest, it never shows them. Reload skips a config whose hash is
-// the running one's, and /metrics publishes it as eventrouter_config_hash.
+// applies; being a digest, it never shows them. Reload skips a config
+// whose hash is the running one's, and /metrics publishes it as
+// eventrouter_config_hash.
 func ConfigHash(c *rules.Config) string {
 	b, err := json.Marshal(c)
 	if err != nil {
