@@ -88,7 +88,7 @@ func TestRuleTestsAgainstDaemon(t *testing.T) {
 		}
 		cases += len(s.Tests)
 		t.Run(filepath.ToSlash(path), func(t *testing.T) {
-			rp := newReplayer(t, agent, s.Config)
+			rp := newReplayer(t, agent, s)
 			for _, c := range s.Tests {
 				t.Run(c.Name, func(t *testing.T) { rp.replay(t, c) })
 			}
@@ -141,10 +141,16 @@ type replayed struct {
 	executed []rules.Action
 }
 
-// newReplayer boots the daemon on config with the replayer's hooks.
-func newReplayer(t *testing.T, agent *nodeclient.Agent, config string) *replayer {
+// newReplayer boots the daemon on the config of s with the replayer's hooks.
+func newReplayer(t *testing.T, agent *nodeclient.Agent, s *ruletest.Suite) *replayer {
 	rp := &replayer{agent: agent, tagged: map[*rules.Event]stage{}, notify: make(chan struct{})}
-	rp.d = bootWith(t, config, router.Options{Prepare: rp.prepare, Trace: rp.trace})
+	// The daemon runs on the test file's stand-ins for secrets, as the
+	// rule tests do.
+	standIns := s.Vars
+	if standIns == nil {
+		standIns = map[string]any{}
+	}
+	rp.d = bootStandIns(t, s.Config, standIns, router.Options{Prepare: rp.prepare, Trace: rp.trace})
 	rp.rs = rp.d.Router.Runtime().Rules
 	return rp
 }

@@ -37,7 +37,14 @@ func boot(t *testing.T, path string) *daemon {
 // that records into daemon.Logs.
 func bootWith(t *testing.T, path string, opts router.Options) *daemon {
 	t.Helper()
-	rs, err := rules.Load(path, builtin.Registry(), rules.LoadOptions{Environ: func() []string { return nil }})
+	return bootStandIns(t, path, nil, opts)
+}
+
+// bootStandIns is bootWith with the config's secrets replaced by standIns,
+// as rule tests load it (rules.LoadOptions.StandIns); nil reads them.
+func bootStandIns(t *testing.T, path string, standIns map[string]any, opts router.Options) *daemon {
+	t.Helper()
+	rs, err := rules.Load(path, builtin.Registry(), rules.LoadOptions{Environ: func() []string { return nil }, StandIns: standIns})
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}

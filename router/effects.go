@@ -16,6 +16,7 @@ var errNotHere = errors.New("not available for this kind of event")
 // socketEffects executes actions caused by one socket's event.
 type socketEffects struct {
 	r   *Router
+	rt  *Runtime // the runtime that evaluated the event
 	s   *socket.Socket
 	st  *connState
 	ack socket.Ack
@@ -125,11 +126,13 @@ func (fx *socketEffects) RawJSON(v any) ([]byte, bool) {
 }
 
 func (fx *socketEffects) Log(rule, level, message string) {
-	fx.r.ruleLog(level, message, zap.String("rule", rule), zap.String("socket", string(fx.s.Id())))
+	fx.r.ruleLog(fx.rt, level, message, zap.String("rule", rule), zap.String("socket", string(fx.s.Id())))
 }
 
-// ruleLog writes a rule's log line at level.
-func (r *Router) ruleLog(level, message string, fields ...zap.Field) {
+// ruleLog writes a rule's log line at level, with the secrets of rt's
+// config redacted.
+func (r *Router) ruleLog(rt *Runtime, level, message string, fields ...zap.Field) {
+	message = rt.redact(message)
 	switch level {
 	case "debug":
 		r.log.Debug(message, fields...)

@@ -28,7 +28,7 @@ func (r *Router) execute(ctx context.Context, rt *Runtime, fx rules.Effects, act
 		err := ex.Execute(ctx, fx, a)
 		r.metrics.action(a.Kind, err)
 		if err != nil {
-			fields := []zap.Field{zap.String("rule", a.Rule), zap.String("event", event), zap.String("action", a.Kind), zap.Error(err)}
+			fields := []zap.Field{zap.String("rule", a.Rule), zap.String("event", event), zap.String("action", a.Kind), zap.String("error", rt.redact(err.Error()))}
 			if s != nil {
 				fields = append(fields, zap.String("socket", string(s.Id())))
 			}
@@ -55,12 +55,13 @@ func (r *Router) traced(ev *rules.Event, executed []rules.Action) {
 	}
 }
 
-// logRuleErrors logs the rules that failed while evaluating an event, and
-// counts the rules that matched and failed.
-func (r *Router) logRuleErrors(res rules.Result, s *socket.Socket) {
+// logRuleErrors logs the rules that failed while evaluating an event under
+// rt, with its secrets redacted, and counts the rules that matched and
+// failed.
+func (r *Router) logRuleErrors(rt *Runtime, res rules.Result, s *socket.Socket) {
 	r.metrics.result(res)
 	for _, e := range res.Errors {
-		fields := []zap.Field{zap.String("rule", e.Rule), zap.String("field", e.Field), zap.String("event", e.Event), zap.String("error", e.Reason())}
+		fields := []zap.Field{zap.String("rule", e.Rule), zap.String("field", e.Field), zap.String("event", e.Event), zap.String("error", rt.redact(e.Reason()))}
 		if s != nil {
 			fields = append(fields, zap.String("socket", string(s.Id())))
 		}

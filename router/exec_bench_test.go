@@ -101,7 +101,7 @@ func BenchmarkEventPath(b *testing.B) {
 		buf := results.Get().(*rules.Result)
 		rt.Rules.EvaluateInto(ev, buf)
 		res := *buf
-		r.logRuleErrors(res, nil)
+		r.logRuleErrors(rt, res, nil)
 		r.metrics.event(rt, "/", ev.Name, res)
 		r.execute(context.Background(), rt, fx, res.Actions, ev.Name, nil)
 		results.Put(buf)

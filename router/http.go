@@ -43,8 +43,8 @@ func (r *Router) routeHandler(rt *Runtime, pattern string) http.Handler {
 			Server: serverView{r},
 		}
 		res := rt.Rules.Evaluate(r.prepared(ev))
-		r.logRuleErrors(res, nil)
-		fx := &httpEffects{r: r, w: w, route: pattern}
+		r.logRuleErrors(rt, res, nil)
+		fx := &httpEffects{r: r, rt: rt, w: w, route: pattern}
 		executed := r.execute(req.Context(), rt, fx, res.Actions, pattern, nil)
 		defer r.traced(ev, executed)
 		if !fx.responded {
@@ -121,6 +121,7 @@ func firstValues(m map[string][]string, lower bool) map[string]string {
 // httpEffects executes actions caused by one HTTP request.
 type httpEffects struct {
 	r         *Router
+	rt        *Runtime // the runtime that evaluated the request
 	w         http.ResponseWriter
 	route     string
 	responded bool
@@ -162,7 +163,7 @@ func (fx *httpEffects) Respond(status int, body any, headers map[string]string) 
 }
 
 func (fx *httpEffects) Log(rule, level, message string) {
-	fx.r.ruleLog(level, message, zap.String("rule", rule), zap.String("route", fx.route))
+	fx.r.ruleLog(fx.rt, level, message, zap.String("rule", rule), zap.String("route", fx.route))
 }
 
 // writeJSON writes body as JSON, or verbatim when it is a string and the

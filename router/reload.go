@@ -15,8 +15,11 @@ import (
 
 // ConfigHash identifies a decoded config: a short sha256 of its canonical
 // JSON form, so that it covers the file and the EVENTROUTER_* environment
-// and ignores comments and formatting. Reload skips a config whose hash is
-// the running one's, and /metrics publishes it as eventrouter_config_hash.
+// and ignores comments and formatting. It covers the secrets read through
+// vars_from too, so a rotated secret is a changed config that a reload
+// applies; being a digest, it never shows them. Reload skips a config
+// whose hash is the running one's, and /metrics publishes it as
+// eventrouter_config_hash.
 func ConfigHash(c *rules.Config) string {
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -170,6 +173,7 @@ func changedSettings(old, next *rules.Config) []string {
 	add("namespaces", old.Namespaces, next.Namespaces)
 	add("log", old.Log, next.Log)
 	add("vars", old.Vars, next.Vars)
+	add("vars_from", old.VarsFrom, next.VarsFrom)
 	add("auth", old.Auth, next.Auth)
 	return out
 }

@@ -28,11 +28,21 @@ type Runtime struct {
 	// stopTasks cancels the rule set's background tasks (rules.Task);
 	// nil until they are started.
 	stopTasks context.CancelFunc
+	// redactor replaces the config's secrets (rules.Config.Secrets); nil
+	// when it has none.
+	redactor *strings.Replacer
 }
 
 // NewRuntime builds a runtime for rs. hash identifies the config version.
 func NewRuntime(rs *rules.Ruleset, hash string, h routeHandlerFactory) (*Runtime, error) {
 	rt := &Runtime{Rules: rs, Hash: hash, routes: http.NewServeMux()}
+	if secrets := rs.Config.Secrets(); len(secrets) > 0 {
+		pairs := make([]string, 0, 2*len(secrets))
+		for _, s := range secrets {
+			pairs = append(pairs, s, Redacted)
+		}
+		rt.redactor = strings.NewReplacer(pairs...)
+	}
 	c := rs.Config.Server.CORS
 	rt.corsOpts = cors.Options{
 		AllowedOrigins:   c.Origins,
@@ -70,6 +80,18 @@ func (rt *Runtime) stop() {
 	if rt.stopTasks != nil {
 		rt.stopTasks()
 	}
+}
+
+// Redacted replaces a secret in log lines.
+const Redacted = "[redacted]"
+
+// redact replaces every secret of the runtime's config in s with Redacted.
+// Without secrets it returns s as it is, at no cost.
+func (rt *Runtime) redact(s string) string {
+	if rt == nil || rt.redactor == nil {
+		return s
+	}
+	return rt.redactor.Replace(s)
 }
 
 // routeHandlerFactory makes the handler of one route pattern.

@@ -92,7 +92,7 @@ func (r *Router) bindNamespace(name string) {
 		rt := r.rt.Load()
 		ev := r.prepared(r.socketEvent(s, rules.TriggerConnection, "connection", nil, false))
 		res := rt.Rules.Evaluate(ev)
-		r.logRuleErrors(res, s)
+		r.logRuleErrors(rt, res, s)
 		if i := slices.IndexFunc(res.Actions, func(a rules.Action) bool { return a.Kind == rules.RejectKind }); i >= 0 {
 			r.refuse(rt, s, st, ev, res.Actions, res.Actions[i], next)
 			return
@@ -148,11 +148,11 @@ func (r *Router) refuse(rt *Runtime, s *socket.Socket, st *connState, ev *rules.
 	if hs := s.Handshake(); hs != nil {
 		address = hs.Address
 	}
-	r.log.Info("connection refused", zap.String("rule", reject.Rule), zap.String("message", reject.Message),
+	r.log.Info("connection refused", zap.String("rule", reject.Rule), zap.String("message", rt.redact(reject.Message)),
 		zap.String("namespace", s.Nsp().Name()), zap.String("address", address), zap.String("socket", string(s.Id())))
 	r.metrics.rejected.WithLabelValues(reject.Rule).Inc()
 	answered := false
-	fx := &socketEffects{r: r, s: s, st: st, refused: true, refuse: func(message string, data any) {
+	fx := &socketEffects{r: r, rt: rt, s: s, st: st, refused: true, refuse: func(message string, data any) {
 		if !answered {
 			answered = true
 			next(socket.NewExtendedError(message, data))
@@ -188,7 +188,7 @@ func (r *Router) onConnection(s *socket.Socket) {
 	if rt == nil {
 		rt = r.rt.Load()
 	}
-	fx := &socketEffects{r: r, s: s, st: st}
+	fx := &socketEffects{r: r, rt: rt, s: s, st: st}
 	r.traced(ev, r.execute(context.Background(), rt, fx, pending, "connection", s))
 
 	// Events are handled synchronously in the socket's read path, so a
@@ -217,7 +217,7 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 	defer results.Put(buf)
 	rt.Rules.EvaluateInto(ev, buf)
 	res := *buf
-	r.logRuleErrors(res, s)
+	r.logRuleErrors(rt, res, s)
 	r.metrics.event(rt, s.Nsp().Name(), name, res)
 	if len(res.Matched) == 0 && len(res.Errors) == 0 {
 		r.log.Debug("no rule for event", zap.String("event", name), zap.String("namespace", s.Nsp().Name()), zap.String("socket", string(s.Id())))
@@ -229,7 +229,7 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 		r.traced(ev, nil)
 		return
 	}
-	fx := &socketEffects{r: r, s: s, st: st, ack: ack, in: raw}
+	fx := &socketEffects{r: r, rt: rt, s: s, st: st, ack: ack, in: raw}
 	r.traced(ev, r.execute(context.Background(), rt, fx, res.Actions, name, s))
 }
 
@@ -240,8 +240,8 @@ func (r *Router) onDisconnect(s *socket.Socket, st *connState, reason string) {
 	ev := r.socketEvent(s, rules.TriggerDisconnect, "disconnect", nil, false)
 	ev.Reason = reason
 	res := rt.Rules.Evaluate(r.prepared(ev))
-	r.logRuleErrors(res, s)
-	fx := &socketEffects{r: r, s: s, st: st}
+	r.logRuleErrors(rt, res, s)
+	fx := &socketEffects{r: r, rt: rt, s: s, st: st}
 	r.traced(ev, r.execute(context.Background(), rt, fx, res.Actions, "disconnect", s))
 }
 

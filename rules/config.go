@@ -14,8 +14,11 @@ type Config struct {
 	Runtime    RuntimeConfig  `koanf:"runtime" doc:"Go runtime memory settings"`
 	Limits     LimitsConfig   `koanf:"limits" doc:"what one client may do: event rates, connections, rooms, HTTP request rates"`
 	Vars       map[string]any `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
-	Auth       AuthConfig     `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
-	Rules      []RuleSpec     `koanf:"rules" doc:"the event rules, evaluated in file order"`
+	// VarsFrom lists, once loaded, each var an EVENTROUTER_VARS_* variable
+	// set too, as an env source: every secret's name is here.
+	VarsFrom map[string]VarSource `koanf:"vars_from" doc:"vars read from outside the file, each from an environment variable, a file or a systemd credential; their values are secrets, never printed"`
+	Auth     AuthConfig           `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
+	Rules    []RuleSpec           `koanf:"rules" doc:"the event rules, evaluated in file order"`
 }
 
 // ServerConfig configures the public listener.

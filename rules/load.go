@@ -30,7 +30,16 @@ type ByteSize int64
 // LoadOptions tunes how a config is read.
 type LoadOptions struct {
 	// Environ supplies environment variables (KEY=value); nil means os.Environ.
+	// It is also where vars_from env sources and CREDENTIALS_DIRECTORY are
+	// looked up.
 	Environ func() []string
+	// StandIns, when not nil, stands in for every secret: no vars_from
+	// source and no EVENTROUTER_VARS_* variable is read, each vars_from
+	// name takes its value from StandIns (a name missing there is a
+	// problem), and the other names in StandIns override vars. Rule tests
+	// use it so that no secret reaches their output; an empty map reads
+	// no secret and stands in for none.
+	StandIns map[string]any
 }
 
 // LoadFile reads, strictly validates and decodes the config file at path,
@@ -84,14 +93,18 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 		environ = os.Environ
 	}
 	envKeys := envKeyTable(reflect.TypeOf(Config{}))
+	vr := newVarReader(ps, path, environ(), opts.StandIns)
 	if err := k.Load(env.Provider(".", env.Opt{
 		Prefix:      EnvPrefix,
 		EnvironFunc: environ,
 		TransformFunc: func(name, value string) (string, any) {
+			if key, v, ok := vr.envVar(name, value); ok {
+				return key, v
+			}
 			short := strings.TrimPrefix(name, EnvPrefix)
 			leaf, ok := envKeys[short]
 			if !ok {
-				ps.addAt(name, "", 0, 0, fmt.Sprintf("unknown environment variable %s%s", name, DidYouMean(short, keysOf(envKeys), EnvPrefix)))
+				ps.addAt(name, "", 0, 0, fmt.Sprintf("unknown environment variable %s%s", name, envSuggestion(short, keysOf(envKeys))))
 				return "", nil
 			}
 			v, err := parseEnvValue(value, leaf.typ)
@@ -121,6 +134,7 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 	decodeInto(ps, failed, "", raw, reflect.ValueOf(&cfg).Elem())
 	applyDefaults(raw, failed, &cfg)
 	validateSettings(ps, failed, &cfg)
+	vr.resolve(&cfg, failed)
 	return &cfg, ps, nil
 }
 
@@ -194,6 +208,8 @@ func decodeInto(ps *problems, failed map[string]bool, prefix string, raw any, v 
 				decodeInto(ps, failed, fmt.Sprintf("%s[%d]", key, j), item, out.Index(j))
 			}
 			v.Field(i).Set(out)
+		case f.Type.Kind() == reflect.Map && f.Type.Elem().Kind() == reflect.Struct:
+			decodeMap(ps, failed, key, val, v.Field(i))
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String && isList(val):
 			decodeStrings(ps, failed, key, val.([]any), v.Field(i))
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String && isScalar(val):
@@ -328,6 +344,14 @@ func checkKeys(ps *problems, prefix string, raw any, t reflect.Type) []typo {
 		}
 		for i, item := range list {
 			out = append(out, checkKeys(ps, prefix+"["+strconv.Itoa(i)+"]", item, t.Elem())...)
+		}
+	case reflect.Map:
+		m, ok := raw.(map[string]any)
+		if !ok || t.Elem().Kind() != reflect.Struct {
+			return nil
+		}
+		for _, key := range keysOf(m) {
+			out = append(out, checkKeys(ps, joinKey(prefix, key), m[key], t.Elem())...)
 		}
 	}
 	return out

@@ -32,6 +32,18 @@
 //	      contains:                # a subsequence of partial matches
 //	        - {kind: respond, status: 200, body: {message: 受け取りました}}
 //
+// A top-level vars key gives values for every case: it stands in for the
+// config's secrets, which rule tests never read (no vars_from source, no
+// EVENTROUTER_VARS_* variable), and overrides its other vars. A config
+// with a vars_from name the file gives no value for does not load:
+//
+//	vars:
+//	  api_key: test-key            # stands in for vars_from.api_key
+//	  users: {t-ann: ann}          # for a structured secret (format: yaml)
+//
+// So a secret can never appear in test output, `eventrouter check --test`
+// included, and a test file runs the same everywhere.
+//
 // A case has these keys; only name, event.on and one expectation are
 // required.
 //
@@ -55,7 +67,7 @@
 //	  rooms      default [id], the socket's own room
 //	  handshake  auth, query, headers, address, secure
 //	  state      what earlier set() actions left
-//	vars         merged over the config's vars
+//	vars         merged over the config's vars and the file's
 //	server:      what room_size and socket_rooms read; the whole truth
 //	  rooms      room -> socket ids, in the event's namespace (/ for routes)
 //	  namespaces namespace -> {rooms: ...}, for other namespaces

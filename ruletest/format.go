@@ -23,6 +23,11 @@ type Suite struct {
 	// resolved against the test file's directory, or the sibling config
 	// named by dropping "_test" from the file name.
 	Config string
+	// Vars are the file's top-level vars: values that stand in for the
+	// config's secrets (vars_from and EVENTROUTER_VARS_*), which rule tests
+	// never read, and overrides of its other vars, for every case. A case's
+	// own vars are merged over them.
+	Vars map[string]any
 	// Tests are the cases in file order.
 	Tests []Case
 }
@@ -216,8 +221,9 @@ func Parse(path string, src []byte) (*Suite, error) {
 		return nil, fmt.Errorf("%s:%d: want a mapping with config: and tests:", path, root.Line)
 	}
 	var raw struct {
-		Config string      `yaml:"config"`
-		Tests  []yaml.Node `yaml:"tests"`
+		Config string         `yaml:"config"`
+		Vars   map[string]any `yaml:"vars"`
+		Tests  []yaml.Node    `yaml:"tests"`
 	}
 	var errs []error
 	fail := func(line int, format string, args ...any) {
@@ -229,7 +235,7 @@ func Parse(path string, src []byte) (*Suite, error) {
 	if err := root.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s := &Suite{Path: path}
+	s := &Suite{Path: path, Vars: raw.Vars}
 	switch {
 	case raw.Config != "":
 		s.Config = filepath.Join(filepath.Dir(path), filepath.FromSlash(raw.Config))

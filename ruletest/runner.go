@@ -1,9 +1,11 @@
 package ruletest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,7 +28,9 @@ type Options struct {
 	// Registry builds the plugin registry configs compile against. Nil
 	// means the built-in plugins, as the daemon uses.
 	Registry func() *rules.Registry
-	// Load is passed to rules.Load.
+	// Load is passed to rules.Load, with StandIns always set: rule tests
+	// read no secret. A test file's top-level vars are laid over
+	// Load.StandIns.
 	Load rules.LoadOptions
 }
 
@@ -115,7 +119,7 @@ func RunFiles(paths []string, opts Options) *Report {
 			rep.Broken++
 			continue
 		}
-		l := e.load(e.configOf(s))
+		l := e.load(e.configOf(s), s.Vars)
 		if l.err != nil {
 			rep.Results = append(rep.Results, CaseResult{File: path, Err: l.err})
 			rep.Broken++
@@ -137,26 +141,37 @@ func RunFiles(paths []string, opts Options) *Report {
 	return rep
 }
 
-// engine loads each config once and tracks which rules cases exercised.
+// engine loads each config once for each set of stand-in vars, and
+// tracks which rules cases exercised.
 type engine struct {
 	opts    Options
-	configs map[string]*loaded
-	order   []string
+	configs map[string]*loaded // by config path and stand-ins
+	covered map[string]*cover  // by config path
+	order   []string           // config paths, as first loaded
 }
 
-// loaded is one config under test.
+// loaded is one config under test, loaded with one set of stand-ins.
 type loaded struct {
 	path string
 	rs   *rules.Ruleset
 	err  error
-	hit  map[string]bool
+	hit  map[string]bool // shared by every load of the config
+}
+
+// cover is what coverage knows of one config: its rules, from any load
+// that succeeded, and the rules any case exercised.
+type cover struct {
+	path   string
+	loaded bool // a load succeeded
+	rules  []*rules.Rule
+	hit    map[string]bool
 }
 
 func newEngine(opts Options) *engine {
 	if opts.Registry == nil {
 		opts.Registry = builtin.Registry
 	}
-	return &engine{opts: opts, configs: map[string]*loaded{}}
+	return &engine{opts: opts, configs: map[string]*loaded{}, covered: map[string]*cover{}}
 }
 
 // configOf is the config a suite runs against.
@@ -167,17 +182,39 @@ func (e *engine) configOf(s *Suite) string {
 	return s.Config
 }
 
-// load compiles the config at path, once.
-func (e *engine) load(path string) *loaded {
-	key, err := filepath.Abs(path)
+// load compiles the config at path with the given stand-in vars laid over
+// Options.Load.StandIns, once per path and stand-ins.
+func (e *engine) load(path string, vars map[string]any) *loaded {
+	abs, err := filepath.Abs(path)
 	if err != nil {
-		key = path
+		abs = path
+	}
+	standIns := maps.Clone(e.opts.Load.StandIns)
+	if standIns == nil {
+		standIns = map[string]any{}
+	}
+	maps.Copy(standIns, vars)
+	key := abs
+	if len(standIns) > 0 {
+		b, err := json.Marshal(standIns)
+		if err != nil {
+			b = fmt.Appendf(nil, "%#v", standIns) // maps JSON cannot encode
+		}
+		key += "\x00" + string(b)
 	}
 	if l, ok := e.configs[key]; ok {
 		return l
 	}
-	l := &loaded{path: path, hit: map[string]bool{}}
-	l.rs, l.err = rules.Load(path, e.opts.Registry(), e.opts.Load)
+	c, ok := e.covered[abs]
+	if !ok {
+		c = &cover{path: path, hit: map[string]bool{}}
+		e.covered[abs] = c
+		e.order = append(e.order, abs)
+	}
+	l := &loaded{path: path, hit: c.hit}
+	opts := e.opts.Load
+	opts.StandIns = standIns
+	l.rs, l.err = rules.Load(path, e.opts.Registry(), opts)
 	if l.err != nil {
 		var le *rules.LoadError
 		if errors.As(l.err, &le) {
@@ -185,9 +222,10 @@ func (e *engine) load(path string) *loaded {
 		} else {
 			l.err = fmt.Errorf("load config %s: %w", path, l.err)
 		}
+	} else if !c.loaded {
+		c.loaded, c.rules = true, l.rs.Rules
 	}
 	e.configs[key] = l
-	e.order = append(e.order, key)
 	return l
 }
 
@@ -215,17 +253,17 @@ func (e *engine) coverage() []Coverage {
 	}
 	var out []Coverage
 	for _, key := range e.order {
-		l := e.configs[key]
-		if l.rs == nil {
+		c := e.covered[key]
+		if !c.loaded {
 			continue
 		}
-		c := Coverage{Config: l.path, Rules: len(l.rs.Rules)}
-		for _, r := range l.rs.Rules {
-			if !l.hit[r.Name] {
-				c.Uncovered = append(c.Uncovered, r.Name)
+		cov := Coverage{Config: c.path, Rules: len(c.rules)}
+		for _, r := range c.rules {
+			if !c.hit[r.Name] {
+				cov.Uncovered = append(cov.Uncovered, r.Name)
 			}
 		}
-		out = append(out, c)
+		out = append(out, cov)
 	}
 	return out
 }

@@ -55,7 +55,7 @@ func runFile(t *testing.T, e *engine, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := e.load(e.configOf(s))
+	l := e.load(e.configOf(s), s.Vars)
 	if l.err != nil {
 		t.Fatalf("%s: %v", path, l.err)
 	}

@@ -22,12 +22,16 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, `Usage: eventrouter check [--config FILE] [--test]
 
 Loads FILE (and EVENTROUTER_* environment overrides) exactly as the daemon
-would, validates every key and compiles every expression. Exits 0 when the
-config is valid, 1 with every problem listed (file:line:col: message).
+would, validates every key and compiles every expression. It reads the
+secrets of vars_from too (environment variables, files, systemd
+credentials), so run it where the daemon runs: a missing one is a problem.
+No secret's value is ever printed. Exits 0 when the config is valid, 1 with
+every problem listed (file:line:col: message).
 
 With --test it also runs the rule tests beside FILE (config_test.yaml for
 config.yaml) against FILE, and exits 1 when that file is missing or any
-case fails, so a reload that breaks tested behaviour can be refused.
+case fails, so a reload that breaks tested behaviour can be refused. Rule
+tests read no secret: the test file's top-level vars stand in for them.
 
 Flags:
 `)

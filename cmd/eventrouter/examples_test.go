@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,7 +13,9 @@ import (
 // TestShippedConfigsCheckWithTests runs `eventrouter check --test` on the
 // default config and on every examples/*/config.yaml, as the systemd
 // unit's ExecReload would: each must load, and its rule tests beside it
-// must pass and exercise every rule.
+// must pass and exercise every rule. An example whose secrets come from
+// systemd credentials ships demo ones in its credentials directory, which
+// stands in for $CREDENTIALS_DIRECTORY, so that check can read them.
 func TestShippedConfigsCheckWithTests(t *testing.T) {
 	examples, err := filepath.Glob("../../examples/*/config.yaml")
 	if err != nil {
@@ -30,6 +33,13 @@ func TestShippedConfigsCheckWithTests(t *testing.T) {
 	for _, config := range configs {
 		name := strings.TrimPrefix(filepath.ToSlash(config), "../../")
 		t.Run(name, func(t *testing.T) {
+			creds, err := filepath.Abs(filepath.Join(filepath.Dir(config), "credentials"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(creds); err == nil {
+				t.Setenv("CREDENTIALS_DIRECTORY", creds)
+			}
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), []string{"check", "--test", "--config", config}, &stdout, &stderr)
 			if code != 0 {
