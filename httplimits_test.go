@@ -133,7 +133,7 @@ func TestTimeoutsSpareSocketIO(t *testing.T) {
 // TestHTTPRateLimit proves limits.http_requests_per_second: past the burst,
 // a client address gets 429 with Retry-After and a JSON error, counted in
 // limited_total{limit="http_rate"}, while the Socket.IO path and CORS
-// preflights are not counted.
+// preflights and paths that are no route are not counted.
 func TestHTTPRateLimit(t *testing.T) {
 	d := boot(t, "testdata/httprate.yaml")
 	steps := []struct {
@@ -145,7 +145,8 @@ func TestHTTPRateLimit(t *testing.T) {
 		{"preflight", "OPTIONS", "/post", http.Header{"Origin": {"https://a.example"}, "Access-Control-Request-Method": {"POST"}}, http.StatusNoContent},
 		{"second", "POST", "/post", nil, http.StatusOK},
 		{"third: over the rate", "POST", "/post", nil, http.StatusTooManyRequests},
-		{"unmatched path: over the rate", "GET", "/nothing", nil, http.StatusTooManyRequests},
+		{"another path: not a route, not counted", "GET", "/nothing", nil, http.StatusNotFound},
+		{"fourth: still over the rate", "POST", "/post", nil, http.StatusTooManyRequests},
 		{"Socket.IO polling handshake", "GET", "/socket.io/?EIO=4&transport=polling", nil, http.StatusOK},
 	}
 	for _, s := range steps {
