@@ -2,6 +2,7 @@ package eventrouter_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -32,14 +33,19 @@ func TestServerTimeouts(t *testing.T) {
 		trickle bool   // then one byte every 50ms, forever
 		full    bool   // the request is complete: read its response first
 		status  int    // of the response before the close; 0: none
+		sid     bool   // SID in start is replaced by a new Engine.IO session's
 	}{
-		{"slowloris headers", "GET /ping HTTP/1.1\r\nHost: x\r\n", true, false, 0},
-		{"slow body", "POST /post HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n\"", true, false, http.StatusRequestTimeout},
-		{"idle keep-alive", "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", false, true, http.StatusOK},
+		{"slowloris headers", "GET /ping HTTP/1.1\r\nHost: x\r\n", true, false, 0, false},
+		{"slow body", "POST /post HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n\"", true, false, http.StatusRequestTimeout, false},
+		{"idle keep-alive", "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", false, true, http.StatusOK, false},
+		{"slow polling POST", "POST /socket.io/?EIO=4&transport=polling&sid=SID HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n4", true, false, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.sid {
+				tc.start = strings.Replace(tc.start, "SID", engineSession(t, d.URL), 1)
+			}
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -93,6 +99,24 @@ func TestServerTimeouts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// engineSession opens an Engine.IO polling session and returns its sid.
+func engineSession(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var open struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal(bytes.TrimPrefix(body, []byte("0")), &open); err != nil || open.SID == "" {
+		t.Fatalf("handshake %s: %v", body, err)
+	}
+	return open.SID
 }
 
 // waitFor bounds every wait in these tests.
