@@ -99,6 +99,12 @@ func TestServerTimeouts(t *testing.T) {
 			}
 		})
 	}
+	t.Cleanup(func() {
+		// After the subtests: the route's slow body was counted.
+		if n := d.Logs.FilterMessage("HTTP request body too slow, cut off").Len(); n != 1 {
+			t.Errorf("%d slow bodies logged, want 1", n)
+		}
+	})
 }
 
 // engineSession opens an Engine.IO polling session and returns its sid.

@@ -57,6 +57,9 @@ func (l *fdLimitedListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil {
+			if backoff > 0 {
+				l.limited.log.Info("file descriptors available again: accepting connections", zap.String("listener", l.name))
+			}
 			if l.reserve != nil {
 				return &reserveConn{Conn: c, reserve: l.reserve}, nil
 			}

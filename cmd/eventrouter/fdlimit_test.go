@@ -73,6 +73,7 @@ func TestDaemonOutOfFileDescriptors(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "exhaustion") {
 		t.Errorf("POST /post after the slow clients left: %d %s", resp.StatusCode, body)
 	}
+	p.waitLog(t, "file descriptors available again: accepting connections", nil)
 	if strings.Contains(p.logText(), "Accept error") {
 		t.Errorf("net/http logged the accept error too:\n%s", p.logText())
 	}
