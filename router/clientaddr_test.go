@@ -2,7 +2,8 @@ package router
 
 import "testing"
 
-func TestClientAddress(t *testing.T) {
+func TestClientAddrWithoutProxies(t *testing.T) {
+	rt := &Runtime{}
 	tests := []struct{ remote, want string }{
 		{"192.0.2.1:4321", "192.0.2.1"},
 		{"[2001:db8::1]:4321", "2001:db8::1"},
@@ -12,8 +13,8 @@ func TestClientAddress(t *testing.T) {
 		{"@", "@"}, // a unix socket peer
 	}
 	for _, tc := range tests {
-		if got := clientAddress(tc.remote); got != tc.want {
-			t.Errorf("clientAddress(%q) = %q, want %q", tc.remote, got, tc.want)
+		if got := rt.clientAddr(tc.remote, nil); got != tc.want {
+			t.Errorf("clientAddr(%q) = %q, want %q", tc.remote, got, tc.want)
 		}
 	}
 }

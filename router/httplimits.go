@@ -145,7 +145,7 @@ func (r *Router) overRate(rt *Runtime, w http.ResponseWriter, req *http.Request)
 	if lc.HTTPRequestsPerSecond <= 0 {
 		return false
 	}
-	addr := clientAddress(req.RemoteAddr)
+	addr := rt.clientAddr(req.RemoteAddr, req.Header)
 	wait := r.httpRate.reserve(rateKey(addr), lc.HTTPRequestsPerSecond, lc.HTTPBurst, time.Now())
 	if wait == 0 {
 		return false
