@@ -79,13 +79,20 @@ func (r *Router) notReady() string {
 }
 
 // ServeAdmin serves AdminHandler on ln until Shutdown, which closes it
-// last, so /readyz reports the drain. It returns nil after Shutdown.
+// last, so /readyz reports the drain. It returns nil after Shutdown. The
+// admin listener keeps a few file descriptors in reserve, so that health
+// checks and scrapes are answered even when clients of the public listener
+// hold every other one.
 func (r *Router) ServeAdmin(ln net.Listener) error {
+	reserve := newFDReserve(adminReserveFDs)
+	defer reserve.close()
 	srv := &http.Server{
 		Handler:           r.AdminHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
 		ErrorLog:          zap.NewStdLog(r.log.Named("admin")),
 	}
+	ln = r.fdListener(ln, "admin", reserve)
 	r.srvMu.Lock()
 	if r.adminDone {
 		r.srvMu.Unlock()

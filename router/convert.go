@@ -3,6 +3,8 @@ package router
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -140,8 +142,12 @@ func decodeJSON(raw []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
-		return nil, &json.SyntaxError{Offset: dec.InputOffset()}
+	if rest := bytes.TrimSpace(raw[dec.InputOffset():]); len(rest) > 0 {
+		var next any
+		if err := json.NewDecoder(bytes.NewReader(rest)).Decode(&next); err != nil {
+			return nil, fmt.Errorf("after the JSON value: %w", err)
+		}
+		return nil, errors.New("body holds more than one JSON value")
 	}
 	return v, nil
 }

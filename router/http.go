@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 
@@ -22,7 +24,13 @@ func (r *Router) routeHandler(rt *Runtime, pattern string) http.Handler {
 				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error"}, nil)
 			}
 		}()
+		if r.overRate(rt, w, req) {
+			return
+		}
 		body, status, err := readBody(w, req, int64(rt.Rules.Config.Server.MaxBody))
+		if errors.Is(err, errBodyTimeout) {
+			r.limited.hit("read_timeout", "HTTP request body too slow, cut off", zap.String("route", pattern), zap.String("address", req.RemoteAddr))
+		}
 		if err != nil {
 			r.log.Debug("bad request body", zap.String("route", pattern), zap.Error(err))
 			writeJSON(w, status, map[string]any{"error": err.Error()}, nil)
@@ -59,23 +67,31 @@ func (r *Router) routeHandler(rt *Runtime, pattern string) http.Handler {
 	})
 }
 
-// readBody decodes a JSON body. It answers 413 past limit and 400 for
-// invalid JSON; an empty body is nil.
+// readBody reads a route's body. A JSON body (no Content-Type,
+// application/json or any type/subtype+json) is decoded; any other type is
+// handed to the rules as a string. It answers 413 past limit, 408 when the
+// body is not in within server.read_timeout, 415 for JSON in a charset
+// other than UTF-8 and 400 for invalid JSON; an empty body is nil.
 func readBody(w http.ResponseWriter, req *http.Request, limit int64) (any, int, error) {
+	isJSON, err := jsonContent(req.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, http.StatusUnsupportedMediaType, err
+	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig):
 			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than %d bytes", limit)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, http.StatusRequestTimeout, errBodyTimeout
 		}
 		return nil, http.StatusBadRequest, fmt.Errorf("read body: %v", err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, 0, nil
 	}
-	ct := req.Header.Get("Content-Type")
-	if ct != "" && !strings.Contains(ct, "json") {
-		// Not JSON: rules see the body as a string.
+	if !isJSON {
 		return string(raw), 0, nil
 	}
 	body, err := decodeJSON(raw)
@@ -83,6 +99,31 @@ func readBody(w http.ResponseWriter, req *http.Request, limit int64) (any, int, 
 		return nil, http.StatusBadRequest, fmt.Errorf("invalid JSON body: %v", err)
 	}
 	return body, 0, nil
+}
+
+// errBodyTimeout is the answer to a body that did not arrive within
+// server.read_timeout.
+var errBodyTimeout = errors.New("request body not received in time (server.read_timeout)")
+
+// jsonContent reports whether a Content-Type header names JSON: absent,
+// application/json, or any type with a +json suffix. JSON must be UTF-8
+// (RFC 8259); another charset is an error.
+func jsonContent(header string) (bool, error) {
+	if header == "" {
+		return true, nil
+	}
+	mt, params, err := mime.ParseMediaType(header)
+	if mt == "" && err != nil {
+		return false, nil // not a media type we know: the rules get text
+	}
+	_, sub, _ := strings.Cut(mt, "/")
+	if mt != "application/json" && !strings.HasSuffix(sub, "+json") {
+		return false, nil
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return true, fmt.Errorf("JSON bodies must be UTF-8, got %s with charset %q", mt, cs)
+	}
+	return true, nil
 }
 
 // pathParams extracts the {name} wildcards of pattern from req.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
 )
 
@@ -48,6 +49,12 @@ func newLimitLog(log *zap.Logger, reg prometheus.Registerer) *limitLog {
 // hit counts one refusal by limit and logs it at info, unless the limit
 // has used its log budget.
 func (l *limitLog) hit(limit, msg string, fields ...zap.Field) {
+	l.hitAt(zapcore.InfoLevel, limit, msg, fields...)
+}
+
+// hitAt is hit with a log level, for limits that need the operator's
+// attention (the process's own, such as open files).
+func (l *limitLog) hitAt(level zapcore.Level, limit, msg string, fields ...zap.Field) {
 	l.count.WithLabelValues(limit).Inc()
 	l.mu.Lock()
 	st, ok := l.limits[limit]
@@ -67,5 +74,5 @@ func (l *limitLog) hit(limit, msg string, fields ...zap.Field) {
 	if suppressed > 0 {
 		fields = append(fields, zap.Int("suppressed", suppressed))
 	}
-	l.log.Info(msg, fields...)
+	l.log.Log(level, msg, fields...)
 }

@@ -199,6 +199,9 @@ func keepRestartOnly(boot, next *rules.Config) []restartOnly {
 	}
 	keep("server.listen", boot.Server.Listen, next.Server.Listen, func() { next.Server.Listen = boot.Server.Listen })
 	keep("admin.listen", boot.Admin.Listen, next.Admin.Listen, func() { next.Admin.Listen = boot.Admin.Listen })
+	bs, nx := &boot.Server, &next.Server
+	keep("server.read_header_timeout", bs.ReadHeaderTimeout, nx.ReadHeaderTimeout, func() { nx.ReadHeaderTimeout = bs.ReadHeaderTimeout })
+	keep("server.idle_timeout", bs.IdleTimeout, nx.IdleTimeout, func() { nx.IdleTimeout = bs.IdleTimeout })
 	o, n := &boot.SocketIO, &next.SocketIO
 	keep("socketio.path", o.Path, n.Path, func() { n.Path = o.Path })
 	keep("socketio.ping_interval", o.PingInterval, n.PingInterval, func() { n.PingInterval = o.PingInterval })

@@ -241,18 +241,23 @@ func TestKeepRestartOnly(t *testing.T) {
 	next.Server.CORS.Methods = []string{"GET"}
 	next.Server.CORS.Origins = []string{"https://a.example"} // reloadable
 	next.Log.Level = "debug"                                 // reloadable
+	next.Server.IdleTimeout = time.Second
+	next.Server.ReadTimeout = time.Second // reloadable: applied per request
 	var keys []string
 	for _, w := range keepRestartOnly(&boot, &next) {
 		keys = append(keys, w.key)
 	}
-	want := []string{"server.listen", "socketio.path", "socketio.transports", "server.cors.methods (Socket.IO path)"}
+	want := []string{"server.listen", "server.idle_timeout", "socketio.path", "socketio.transports", "server.cors.methods (Socket.IO path)"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("warned about %q, want %q", keys, want)
 	}
 	if next.Server.Listen != ":3000" || next.SocketIO.Path != "/socket.io" || len(next.SocketIO.Transports) != 2 {
 		t.Fatalf("restart-only settings not kept: %+v", next)
 	}
-	if next.Server.CORS.Methods[0] != "GET" || next.Server.CORS.Origins[0] != "https://a.example" || next.Log.Level != "debug" {
+	if next.Server.IdleTimeout != boot.Server.IdleTimeout {
+		t.Fatalf("server.idle_timeout not kept: %v", next.Server.IdleTimeout)
+	}
+	if next.Server.CORS.Methods[0] != "GET" || next.Server.CORS.Origins[0] != "https://a.example" || next.Log.Level != "debug" || next.Server.ReadTimeout != time.Second {
 		t.Fatalf("reloadable settings were reverted: %+v", next)
 	}
 }

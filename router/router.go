@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/eventrouter/eventrouter/internal/wire"
 	"github.com/eventrouter/eventrouter/router/fanout"
@@ -66,8 +65,9 @@ type Router struct {
 	closing atomic.Bool
 
 	metrics   *metrics
-	limited   *limitLog    // refusals by limits: counted, logged at a bounded rate
-	boot      rules.Config // the config New started from: restart-only settings
+	limited   *limitLog      // refusals by limits: counted, logged at a bounded rate
+	httpRate  *clientLimiter // limits.http_requests_per_second, per client address
+	boot      rules.Config   // the config New started from: restart-only settings
 	reloadFn  func(ctx context.Context) error
 	serving   atomic.Bool   // the public listener is serving
 	srvMu     sync.Mutex    // guards http, admin and adminDone
@@ -89,7 +89,7 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	r := &Router{log: opts.Logger, metrics: newMetrics(), boot: *rs.Config, reloadFn: opts.Reload, prepare: opts.Prepare, trace: opts.Trace, ioClosed: make(chan struct{}), nsps: map[string]socket.Namespace{}}
+	r := &Router{log: opts.Logger, metrics: newMetrics(), httpRate: newClientLimiter(), boot: *rs.Config, reloadFn: opts.Reload, prepare: opts.Prepare, trace: opts.Trace, ioClosed: make(chan struct{}), nsps: map[string]socket.Namespace{}}
 	if opts.Hash == "" {
 		opts.Hash = ConfigHash(rs.Config)
 	}
@@ -157,6 +157,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": "origin not allowed"}, nil)
 		return
 	}
+	limitBodyTime(w, req, rt.Rules.Config.Server.ReadTimeout)
 	if strings.HasPrefix(req.URL.Path, r.sioPath) || req.URL.Path+"/" == r.sioPath {
 		if isWebsocketUpgrade(req) {
 			w = &releasingWriter{w: w}
@@ -177,13 +178,20 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a
-// graceful shutdown.
+// graceful shutdown. Headers must arrive within server.read_header_timeout
+// and an idle keep-alive connection is closed after server.idle_timeout;
+// route bodies are bounded per request (see limitBodyTime). When the
+// process runs out of file descriptors, new connections wait in the
+// kernel's backlog and the condition is logged as an error.
 func (r *Router) Serve(ln net.Listener) error {
+	sc := r.boot.Server
 	srv := &http.Server{
 		Handler:           r,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: sc.ReadHeaderTimeout,
+		IdleTimeout:       sc.IdleTimeout,
 		ErrorLog:          zap.NewStdLog(r.log.Named("http")),
 	}
+	ln = r.fdListener(ln, "public", nil)
 	// Shutdown closes the sockets itself before the listener; this is a
 	// safety net for a server shut down another way.
 	srv.RegisterOnShutdown(r.closeSockets)

@@ -27,6 +27,14 @@ type ServerConfig struct {
 	CORS            CORSConfig    `koanf:"cors" doc:"cross-origin settings for HTTP routes and the Socket.IO path"`
 	MaxBody         ByteSize      `koanf:"max_body" doc:"largest HTTP request body accepted by routes (413 above)"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" doc:"how long a graceful stop may take"`
+	// ReadHeaderTimeout bounds every request on the public listener, the
+	// Socket.IO path included.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout" doc:"longest time a client may take to send a request's headers; a slower one is disconnected"`
+	// ReadTimeout applies to HTTP routes and Socket.IO polling POSTs, not
+	// to the long-polling GET that the engine holds open on purpose, nor to
+	// websockets.
+	ReadTimeout time.Duration `koanf:"read_timeout" doc:"longest time a client may take to send an HTTP route request's body (and a polling POST's), counted from the end of its headers; a slower one is cut off"`
+	IdleTimeout time.Duration `koanf:"idle_timeout" doc:"how long an idle keep-alive connection is kept open between two requests"`
 }
 
 // CORSConfig is the cross-origin policy.
@@ -89,7 +97,7 @@ type LimitsConfig struct {
 	MaxRoomsPerSocket     int     `koanf:"max_rooms_per_socket" doc:"rooms one socket may be in, its own room included; a join past it fails; 0 means no limit"`
 	MaxEventArgs          int     `koanf:"max_event_args" doc:"arguments one event may carry; an event with more is dropped; 0 means no limit"`
 	HTTPRequestsPerSecond float64 `koanf:"http_requests_per_second" doc:"requests to HTTP routes one client address may make per second, on average; more get 429 with Retry-After; 0 means no limit"`
-	HTTPBurst             int     `koanf:"http_burst" doc:"HTTP route requests one client address may make at once above the average rate"`
+	HTTPBurst             int     `koanf:"http_burst" doc:"HTTP route requests one client address may make at once (the bucket size); 0 means 1"`
 }
 
 // The values of LimitsConfig.OnExceed.
@@ -125,6 +133,10 @@ func Defaults() Config {
 			CORS:            CORSConfig{Origins: []string{"*"}, Methods: []string{"GET", "POST"}},
 			MaxBody:         1 << 20,
 			ShutdownTimeout: 10 * time.Second,
+
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       60 * time.Second,
 		},
 		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
 		SocketIO: SocketIOConfig{

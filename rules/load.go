@@ -625,10 +625,17 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"socketio.ping_interval", cfg.SocketIO.PingInterval}, {"socketio.ping_timeout", cfg.SocketIO.PingTimeout}, {"socketio.connect_timeout", cfg.SocketIO.ConnectTimeout}, {"socketio.write_timeout", cfg.SocketIO.WriteTimeout}, {"server.shutdown_timeout", cfg.Server.ShutdownTimeout}} {
+	}{{"socketio.ping_interval", cfg.SocketIO.PingInterval}, {"socketio.ping_timeout", cfg.SocketIO.PingTimeout}, {"socketio.connect_timeout", cfg.SocketIO.ConnectTimeout}, {"socketio.write_timeout", cfg.SocketIO.WriteTimeout}, {"server.shutdown_timeout", cfg.Server.ShutdownTimeout},
+		{"server.read_header_timeout", cfg.Server.ReadHeaderTimeout}, {"server.read_timeout", cfg.Server.ReadTimeout}, {"server.idle_timeout", cfg.Server.IdleTimeout}} {
 		if d.v <= 0 {
 			ps.add(d.key, "", "%s: must be a positive duration", d.key)
 		}
+	}
+	if cfg.Limits.HTTPRequestsPerSecond < 0 {
+		ps.add("limits.http_requests_per_second", "", "limits.http_requests_per_second: must not be negative")
+	}
+	if cfg.Limits.HTTPBurst < 0 {
+		ps.add("limits.http_burst", "", "limits.http_burst: must not be negative")
 	}
 	seen := map[string]bool{}
 	for i, ns := range cfg.Namespaces {

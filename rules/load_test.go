@@ -67,6 +67,11 @@ var badConfigs = []struct {
 		":2:5: rule \"no-trigger\": on: a trigger is required (an event name, connection, disconnect, * or METHOD /path)",
 		":5:5: rule \"no-actions\": do: a rule needs at least one action",
 	}},
+	{"http-limits.bad.yaml", []string{
+		":2:3: server.read_timeout: must be a positive duration",
+		":4:3: limits.http_requests_per_second: must not be negative",
+		":5:3: limits.http_burst: must not be negative",
+	}},
 	{"transport.bad.yaml", []string{
 		":2:25: socketio.transports: unknown transport \"websockets\", did you mean websocket?",
 	}},
@@ -314,8 +319,11 @@ func TestLoadFull(t *testing.T) {
 				Headers:     []string{"Content-Type", "Authorization"},
 				Credentials: true,
 			},
-			MaxBody:         2 << 20,
-			ShutdownTimeout: 30 * time.Second,
+			MaxBody:           2 << 20,
+			ShutdownTimeout:   30 * time.Second,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       20 * time.Second,
+			IdleTimeout:       90 * time.Second,
 		},
 		Admin: rules.AdminConfig{Listen: "127.0.0.1:9191"},
 		SocketIO: rules.SocketIOConfig{

@@ -116,10 +116,18 @@ type proc struct {
 // loopback ports, with extraEnv added to a clean environment.
 func startDaemon(t *testing.T, config string, extraEnv ...string) *proc {
 	t.Helper()
+	return startDaemonVia(t, nil, config, extraEnv...)
+}
+
+// startDaemonVia is startDaemon with the daemon's command line run through
+// wrapper, a command that ends by exec'ing its arguments (nil: none).
+func startDaemonVia(t *testing.T, wrapper []string, config string, extraEnv ...string) *proc {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, path, config)
 	p := &proc{path: path, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary, "run", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	args := append(slices.Clone(wrapper), binary, "run", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	p.cmd = exec.Command(args[0], args[1:]...)
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, rules.EnvPrefix) || strings.HasPrefix(kv, "NOTIFY_SOCKET=") || strings.HasPrefix(kv, "WATCHDOG_") {
 			continue
