@@ -50,7 +50,7 @@ var reviewedFunctions = map[string]string{
 	"indexOf": "string", "lastIndexOf": "string", "hasPrefix": "string", "hasSuffix": "string",
 	"toJSON": "encoding", "fromJSON": "encoding", "toBase64": "encoding", "fromBase64": "encoding",
 	"duration": "parses a duration",
-	"now": "reads the clock: no environment, file or network, but its value changes between runs",
+	"now":      "reads the clock: no environment, file or network, but its value changes between runs",
 }
 
 // TestExprFunctions fails on a function expressions can call that is not
