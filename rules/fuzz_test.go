@@ -222,19 +222,26 @@ func FuzzCompileExpr(f *testing.F) {
 	}
 	reg := builtin.Registry()
 	f.Fuzz(func(t *testing.T, when, do string) {
-		cfg := rules.Defaults()
-		cfg.Rules = []rules.RuleSpec{{Name: "r", On: "msg", When: when, Do: []string{do}}, {Name: "h", On: "POST /x", When: when, Do: []string{do}}}
-		rs, err := rules.Compile(&cfg, reg)
-		if err != nil {
-			var le *rules.LoadError
-			if !errors.As(err, &le) {
-				t.Fatalf("error %T is not a *rules.LoadError: %v", err, err)
+		// The when and the do item are compiled apart, so that one that
+		// compiles is evaluated even when the other does not.
+		for _, specs := range [][]rules.RuleSpec{
+			{{Name: "w", On: "msg", When: when, Do: []string{"log(data)"}}, {Name: "hw", On: "POST /x", When: when, Do: []string{"respond(200, body)"}}},
+			{{Name: "d", On: "msg", Do: []string{do}}, {Name: "hd", On: "POST /x", Do: []string{do}}},
+		} {
+			cfg := rules.Defaults()
+			cfg.Rules = specs
+			rs, err := rules.Compile(&cfg, reg)
+			if err != nil {
+				var le *rules.LoadError
+				if !errors.As(err, &le) {
+					t.Fatalf("error %T is not a *rules.LoadError: %v", err, err)
+				}
+				continue
 			}
-			return
-		}
-		for _, data := range []any{nil, "x", 1.0, []any{1.0, "a"}, map[string]any{"a": map[string]any{"b": true}}} {
-			checkEvaluate(t, rs, &rules.Event{Kind: rules.TriggerEvent, Name: "msg", Args: []any{data}, HasAck: true, Socket: rules.Socket{ID: "s1", Namespace: "/"}})
-			checkEvaluate(t, rs, &rules.Event{Kind: rules.TriggerHTTP, Name: "POST /x", Request: rules.Request{Method: "POST", Path: "/x", Body: data}})
+			for _, data := range []any{nil, "x", 1.0, []any{1.0, "a"}, map[string]any{"a": map[string]any{"b": true}}} {
+				checkEvaluate(t, rs, &rules.Event{Kind: rules.TriggerEvent, Name: "msg", Args: []any{data}, HasAck: true, Socket: rules.Socket{ID: "s1", Namespace: "/"}})
+				checkEvaluate(t, rs, &rules.Event{Kind: rules.TriggerHTTP, Name: "POST /x", Request: rules.Request{Method: "POST", Path: "/x", Body: data}})
+			}
 		}
 	})
 }
