@@ -27,9 +27,10 @@ import (
 //     patcher closes that gap: it wraps the collection of every loop
 //     (map, filter, all, reduce, …), every string, list or mapping a
 //     builtin or an operator takes or yields, and every + in a call of
-//     chargeFunc (see runBudget), which charges the value's size (one unit per element,
-//     one per chargeBytes bytes of a string) to the same budget. A nested
-//     loop is charged its inner collection on every outer iteration, so
+//     chargeFunc (see runBudget), which charges the value's size to the
+//     same budget: one unit per element, one per chargeBytes bytes of a
+//     string, counted deeply (see cost). A nested loop is charged its
+//     inner collection on every outer iteration, so
 //     map(data, map(data, #)) on a client list of 10 000 items fails after
 //     about 100 outer iterations instead of running 10⁸ steps.
 //
@@ -68,7 +69,7 @@ func budgetOptions(l LimitsConfig) []expr.Option {
 					if !ok || b == nil {
 						return nil, errors.New("no budget")
 					}
-					return args[1], b.charge(cost(args[1]))
+					return args[1], b.charge(cost(args[1], b.vm.MemoryBudget))
 				},
 				// The value keeps its type, so the patched tree checks
 				// and compiles as the original did.
@@ -132,26 +133,58 @@ func tooManyNodes(err error) error {
 	return err
 }
 
-// cost is what v costs the budget: its elements, or its bytes for a string.
-func cost(v any) uint {
+// cost is what v costs the budget, counted deeply: one unit per element
+// of every list and mapping in it, one per chargeBytes bytes of every
+// string. A list can hold the same large value many times
+// (map(1..1000, data)) and costs what writing it out (toJSON, a
+// broadcast) would. The count stops once it passes limit, so charging
+// walks no more than the budget it takes, whatever the value's shape
+// (a socket's state may even hold itself).
+func cost(v any, limit uint) uint {
+	c := counter{limit: limit}
+	c.walk(v)
+	return c.n
+}
+
+// counter adds up a cost, up to just past limit.
+type counter struct{ n, limit uint }
+
+func (c *counter) walk(v any) {
+	if c.n > c.limit {
+		return
+	}
 	switch v := v.(type) {
 	case nil, bool, int, float64:
-		return 0
 	case string:
-		return uint(len(v) / chargeBytes)
+		c.n += uint(len(v) / chargeBytes)
 	case []any:
-		return uint(len(v))
+		c.n += uint(len(v))
+		for _, e := range v {
+			c.walk(e)
+		}
 	case map[string]any:
-		return uint(len(v))
+		c.n += uint(len(v))
+		for k, e := range v {
+			c.n += uint(len(k) / chargeBytes)
+			c.walk(e)
+		}
+	default:
+		rv := reflect.ValueOf(v)
+		switch rv.Kind() {
+		case reflect.String:
+			c.n += uint(rv.Len() / chargeBytes)
+		case reflect.Slice, reflect.Array:
+			c.n += uint(rv.Len())
+			for i := 0; i < rv.Len() && c.n <= c.limit; i++ {
+				c.walk(rv.Index(i).Interface())
+			}
+		case reflect.Map:
+			c.n += uint(rv.Len())
+			for it := rv.MapRange(); it.Next() && c.n <= c.limit; {
+				c.walk(it.Value().Interface())
+			}
+		}
 	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.String:
-		return uint(rv.Len() / chargeBytes)
-	case reflect.Slice, reflect.Array, reflect.Map:
-		return uint(rv.Len())
-	}
-	return 0
 }
 
 // budgetPatcher wraps what may be large in a call of chargeFunc: the

@@ -39,6 +39,7 @@ func TestExprBudget(t *testing.T) {
 		{name: "a string built from the payload", do: `log(len(reduce(1..100000, #acc + data, "")))`, data: strings.Repeat("x", 1000), wantErr: exceeded},
 		{name: "a repeat", do: `log(len(repeat(data, 1000000)))`, data: "xxxxxxxxxx", wantErr: exceeded},
 		{name: "a list that doubles", do: `log(len(reduce(1..64, concat(#acc, #acc), [1])))`, wantErr: exceeded},
+		{name: "a list holding the payload many times", do: `log(len(toJSON(map(1..1000, data))))`, data: strings.Repeat("x", 100_000), wantErr: exceeded},
 		{name: "a tight budget", limits: "expr_memory: 1000", do: `log(len(filter(data, # > 1)))`, data: bigList(2000), wantErr: exceeded},
 
 		{name: "one pass over a large client list", do: `log(len(filter(data, # > 1)))`, data: bigList(100_000)},
