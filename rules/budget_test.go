@@ -21,7 +21,7 @@ func bigList(n int) []any {
 // build gigabytes, on client data: each must fail with a RuleError, fast,
 // while expressions of ordinary cost run.
 func TestExprBudget(t *testing.T) {
-	const exceeded = "memory budget exceeded"
+	const exceeded = "the expression exceeded its budget (limits.expr_memory)"
 	tests := []struct {
 		name    string
 		limits  string // YAML of the limits section; "" for the defaults
@@ -73,7 +73,7 @@ func TestExprBudget(t *testing.T) {
 			if len(res.Errors) != 1 || len(res.Actions) != 0 {
 				t.Fatalf("errors %v, actions %v; want one error and no action", res.Errors, res.Actions)
 			}
-			if err := res.Errors[0]; err.Rule != "r" || !strings.Contains(err.Error(), tc.wantErr) {
+			if err := res.Errors[0]; err.Rule != "r" || !strings.Contains(err.Reason(), tc.wantErr) {
 				t.Errorf("error %q, want rule r failing with %q", err, tc.wantErr)
 			}
 		})
