@@ -175,16 +175,31 @@ func (c *counter) walk(v any) {
 			c.n += uint(rv.Len() / chargeBytes)
 		case reflect.Slice, reflect.Array:
 			c.n += uint(rv.Len())
+			if !deep(rv.Type().Elem()) {
+				return // numbers, as in a range 1..n: nothing more to count
+			}
 			for i := 0; i < rv.Len() && c.n <= c.limit; i++ {
 				c.walk(rv.Index(i).Interface())
 			}
 		case reflect.Map:
 			c.n += uint(rv.Len())
+			if !deep(rv.Type().Elem()) {
+				return
+			}
 			for it := rv.MapRange(); it.Next() && c.n <= c.limit; {
 				c.walk(it.Value().Interface())
 			}
 		}
 	}
+}
+
+// deep reports whether values of type t may cost more than their slot.
+func deep(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Slice, reflect.Array, reflect.Map, reflect.Interface, reflect.Pointer:
+		return true
+	}
+	return false
 }
 
 // budgetPatcher wraps what may be large in a call of chargeFunc: the
