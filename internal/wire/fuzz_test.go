@@ -64,4 +64,3 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
-
