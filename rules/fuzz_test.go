@@ -217,6 +217,11 @@ func FuzzCompileExpr(f *testing.F) {
 		{`$env.data != nil`, `$lookup(data, "a")`},
 		{`now().Year() > 2000`, `log(duration("1s"))`},
 		{`data matches "^a+$"`, `log(toJSON(fromJSON(string(data))))`},
+		// The budget's own names, used by hand.
+		{`$charge($budget, data) != nil`, `log($budget, $charge($budget, data))`},
+		{`let $budget = 1; len(upper(string(data))) > 0`, `$charge(nil, 1)`},
+		{`len(map(1..1000000, #)) > 0`, `log(map(args, map(args, #)))`},
+		{`timezone("UTC") != nil`, `log(date("2024-01-01"))`},
 	} {
 		f.Add(s[0], s[1])
 	}
