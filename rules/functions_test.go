@@ -22,6 +22,13 @@ var reviewedFunctions = map[string]string{
 	// The environment: reads of this node's rooms through rules.ServerView.
 	"room_size":    "reads the router's room table, in memory",
 	"socket_rooms": "reads the router's room table, in memory",
+	// Auth (rules/auth.go, internal/jwtauth): verification in memory with
+	// the configured secret, key or fetched JWKS. No I/O on the event's
+	// path: a token naming an unknown kid only wakes the JWKS task, which
+	// refreshes at most once per interval, in the background.
+	"jwt":       "verifies a token in memory",
+	"jwt_error": "verifies a token in memory",
+	"bearer":    "string: the token of an Authorization header",
 
 	// Plugins: each builds an action value; the router executes it.
 	"broadcast": "action", "broadcast_others": "action", "disconnect": "action",
