@@ -63,6 +63,8 @@ type Ruleset struct {
 	// without auth.jwt); usesJWT is set when an expression calls them.
 	auth    jwtSetup
 	usesJWT bool
+	// memoryBudget is limits.expr_memory, the budget of each VM run.
+	memoryBudget uint
 }
 
 // ruleKey finds the rules for one trigger in one namespace.
@@ -105,10 +107,10 @@ var (
 )
 
 func compile(cfg *Config, reg *Registry, ps *problems, from authOrigin) (*Ruleset, error) {
-	rs := &Ruleset{Config: cfg, registry: reg, index: map[ruleKey][]*Rule{}}
+	rs := &Ruleset{Config: cfg, registry: reg, index: map[ruleKey][]*Rule{}, memoryBudget: memoryBudget(cfg.Limits)}
 	ps.vocab = newVocabulary(reg)
 	rs.auth = buildJWT(ps, cfg, from)
-	opts := exprOptions(reg)
+	opts := exprOptions(reg, cfg.Limits)
 	subCfg := subConfig(opts)
 	names := map[string]int{}
 	namespaces := map[string]bool{}
@@ -284,11 +286,12 @@ func (rs *Ruleset) mergeWildcards() {
 	}
 }
 
-// exprOptions builds the compile options: the typed Env and every
-// registered function.
-func exprOptions(reg *Registry) []expr.Option {
+// exprOptions builds the compile options: the typed Env, the limits and
+// every registered function.
+func exprOptions(reg *Registry, limits LimitsConfig) []expr.Option {
 	opts := []expr.Option{expr.Env(Env{})}
 	opts = append(opts, lookupFunctions()...)
+	opts = append(opts, budgetOptions(limits)...)
 	for _, name := range reg.functionNames() {
 		f := reg.funcs[name]
 		opts = append(opts, expr.Function(f.Name, f.Build, f.Types...))

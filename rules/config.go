@@ -12,7 +12,7 @@ type Config struct {
 	Namespaces []string       `koanf:"namespaces" doc:"the Socket.IO namespaces clients may join"`
 	Log        LogConfig      `koanf:"log" doc:"logging"`
 	Runtime    RuntimeConfig  `koanf:"runtime" doc:"Go runtime memory settings"`
-	Limits     LimitsConfig   `koanf:"limits" doc:"what one client may do: event rates, connections, rooms, HTTP request rates"`
+	Limits     LimitsConfig   `koanf:"limits" doc:"what one client may do (event rates, connections, rooms, HTTP request rates) and what one expression may cost"`
 	Vars       map[string]any `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
 	// VarsFrom lists, once loaded, each var an EVENTROUTER_VARS_* variable
 	// set too, as an env source: every secret's name is here.
@@ -85,9 +85,13 @@ type RuntimeConfig struct {
 }
 
 // LimitsConfig bounds what clients may do, so that no client can hurt the
-// others or the daemon. Each limit that acts is counted in
-// eventrouter_limited_total{limit} and logged at a bounded rate. Zero
-// disables a limit.
+// others or the daemon. Each client limit that acts is counted in
+// eventrouter_limited_total{limit} and logged at a bounded rate. The
+// expression limits bound what one expression may cost: rules come from
+// the operator but run on client data, so map(data, map(data, #)) on a
+// large client list must fail, not stall the event loop; an expression
+// over its budget fails as any run-time rule error does. Zero disables a
+// limit.
 type LimitsConfig struct {
 	EventsPerSecond       float64 `koanf:"events_per_second" doc:"events one socket may send per second, on average (a token bucket); 0 means no limit"`
 	EventsBurst           int     `koanf:"events_burst" doc:"events one socket may send at once above the average rate"`
@@ -98,6 +102,8 @@ type LimitsConfig struct {
 	MaxEventArgs          int     `koanf:"max_event_args" doc:"arguments one event may carry; an event with more is dropped; 0 means no limit"`
 	HTTPRequestsPerSecond float64 `koanf:"http_requests_per_second" doc:"requests to HTTP routes one client address may make per second, on average; more get 429 with Retry-After; 0 means no limit"`
 	HTTPBurst             int     `koanf:"http_burst" doc:"HTTP route requests one client address may make at once (the bucket size); 0 means 1"`
+	ExprNodes             int     `koanf:"expr_nodes" doc:"largest expression accepted, in syntax tree nodes (a name, a literal, an operator, a call each count one); a larger one fails the load; 0 means no limit"`
+	ExprMemory            int     `koanf:"expr_memory" doc:"work one expression may do on one event, in units: one per element of a list or mapping it builds, loops over or passes to a builtin, one per 16 bytes of a string among them; an expression that exceeds it fails like any run-time rule error; 0 means no limit"`
 }
 
 // The values of LimitsConfig.OnExceed.
@@ -155,6 +161,6 @@ func Defaults() Config {
 		Namespaces: []string{"/"},
 		Log:        LogConfig{Level: "info", Format: "console"},
 		Runtime:    RuntimeConfig{GCPercent: 100},
-		Limits:     LimitsConfig{OnExceed: OnExceedDrop},
+		Limits:     LimitsConfig{OnExceed: OnExceedDrop, ExprNodes: 1000, ExprMemory: 1_000_000},
 	}
 }

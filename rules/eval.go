@@ -83,11 +83,23 @@ func (rs *Ruleset) Match(ev *Event) []*Rule {
 // evalState is what one evaluation needs besides its result: a VM and the
 // expression environment, pooled so evaluating allocates neither.
 type evalState struct {
-	vm  vm.VM
-	env Env
+	vm     vm.VM
+	env    Env
+	budget runBudget // env.Budget: charges s.vm
+	limit  uint      // limits.expr_memory, each run's budget
 }
 
-var evalStates = sync.Pool{New: func() any { return new(evalState) }}
+var evalStates = sync.Pool{New: func() any {
+	s := new(evalState)
+	s.budget.vm = &s.vm
+	return s
+}}
+
+// run runs prog on s.env with a whole budget.
+func (s *evalState) run(prog *vm.Program) (any, error) {
+	s.vm.MemoryBudget = s.limit
+	return s.vm.Run(prog, &s.env)
+}
 
 // Evaluate runs the rules that match ev, in file order, and returns the
 // actions they yield. It has no side effects: executing the actions is the
@@ -139,13 +151,15 @@ func (rs *Ruleset) evaluate(ev *Event, res *Result, deferred bool) {
 		s.env = Env{}
 		evalStates.Put(s)
 	}()
+	s.limit = rs.memoryBudget
 	env := &s.env
 	rs.fillEnv(env, ev)
+	env.Budget = &s.budget
 	var failed *Rule // the first rule that failed and does not continue on error
 	for _, r := range matched {
 		b := &r.do
 		if r.when != nil {
-			ok, err := s.vm.Run(r.when, env)
+			ok, err := s.run(r.when)
 			if err != nil {
 				res.Errors = append(res.Errors, &RuleError{Rule: r.Name, Field: "when", Event: ev.Name, Err: err, Continued: r.continueOnError})
 				if !r.continueOnError && failed == nil {
@@ -206,7 +220,7 @@ func (rs *Ruleset) runBranch(s *evalState, b *branch, deferred bool, actions []A
 			actions, err = dc.run(s, args, deferred, actions, rule)
 		} else {
 			var out any
-			out, err = s.vm.Run(prog, &s.env)
+			out, err = s.run(prog)
 			if err == nil {
 				actions, err = appendActions(actions, out, rule)
 			}

@@ -109,4 +109,8 @@ type Env struct {
 	// Bearer is bearer(header): the token of an Authorization header
 	// value "Bearer TOKEN", or "".
 	Bearer func(header any) string `expr:"bearer"`
+
+	// Budget is the budget of the running expression, for the charges the
+	// compiler adds (see budgetPatcher); it is nothing an expression can use.
+	Budget *runBudget `expr:"$budget"`
 }

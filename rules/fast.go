@@ -133,7 +133,7 @@ func (dc *directCall) run(s *evalState, args []any, deferred bool, actions []Act
 		case argBody:
 			args[i] = s.env.Body
 		case argProgram:
-			v, err := s.vm.Run(a.prog, &s.env)
+			v, err := s.run(a.prog)
 			if err != nil {
 				return actions, err
 			}

@@ -616,6 +616,12 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	if cfg.Runtime.MemoryLimit < 0 {
 		ps.add("runtime.memory_limit", "", "runtime.memory_limit: must not be negative")
 	}
+	if cfg.Limits.ExprNodes < 0 {
+		ps.add("limits.expr_nodes", "", "limits.expr_nodes: must not be negative (0 means no limit)")
+	}
+	if cfg.Limits.ExprMemory < 0 {
+		ps.add("limits.expr_memory", "", "limits.expr_memory: must not be negative (0 means no limit)")
+	}
 	if cfg.SocketIO.MaxQueue <= 0 {
 		ps.add("socketio.max_queue", "", "socketio.max_queue: must be positive")
 	}

@@ -48,6 +48,14 @@ var badConfigs = []struct {
 	{"unknown-rule-key.bad.yaml", []string{
 		":8:5: rule \"second\": unknown key wen, did you mean when?",
 	}},
+	{"expr-nodes.bad.yaml", []string{
+		":13:11: rule \"huge\": when: the expression is too large: it has more nodes than limits.expr_nodes allows",
+		":16:9: rule \"huge\": do[1]: the expression is too large: it has more nodes than limits.expr_nodes allows",
+	}},
+	{"limits.bad.yaml", []string{
+		":3:3: limits.expr_nodes: must not be negative (0 means no limit)",
+		":4:3: limits.expr_memory: must not be negative (0 means no limit)",
+	}},
 	{"wrong-type.bad.yaml", []string{
 		":2:3: server.listen: want a string, got the number 3000",
 	}},
@@ -342,7 +350,7 @@ func TestLoadFull(t *testing.T) {
 		Namespaces: []string{"/", "/chat"},
 		Log:        rules.LogConfig{Level: "debug", Format: "json"},
 		Runtime:    rules.RuntimeConfig{GCPercent: 50, MemoryLimit: 1 << 30},
-		Limits:     rules.LimitsConfig{OnExceed: "drop"},
+		Limits:     rules.LimitsConfig{OnExceed: "drop", ExprNodes: 200, ExprMemory: 50_000},
 		Vars:       map[string]any{"greeting": "hello", "limit": 10},
 		Rules: []rules.RuleSpec{{
 			Name:        "greet",

@@ -37,16 +37,17 @@ func lookupFunctions() []expr.Option {
 	}
 }
 
-// compileExpr compiles src with opts and the lookup rewrite. It checks src
-// once without the rewrite first: with a patcher installed, expr checks the
-// tree before patching and again after, and the second pass misses some
-// errors the first found (an unknown name among a function's arguments
-// compiles), so only the unpatched check is trusted to report them.
+// compileExpr compiles src with opts, the lookup rewrite and the budget
+// charges (see budgetPatcher). It checks src once without the rewrites
+// first: with a patcher installed, expr checks the tree before patching and
+// again after, and the second pass misses some errors the first found (an
+// unknown name among a function's arguments compiles), so only the
+// unpatched check is trusted to report them.
 func compileExpr(src string, opts []expr.Option) (*vm.Program, error) {
 	if _, err := expr.Compile(src, opts...); err != nil {
-		return nil, err
+		return nil, tooManyNodes(err)
 	}
-	return expr.Compile(src, append(slices.Clip(opts), expr.Patch(lookupPatcher{}))...)
+	return expr.Compile(src, append(slices.Clip(opts), expr.Patch(lookupPatcher{}), expr.Patch(budgetPatcher{}))...)
 }
 
 // lookupPatcher rewrites computed map lookups and `in` tests on maps.

@@ -37,6 +37,7 @@ var (
 
 // userWords rephrases a run-time error message in the user's words.
 func userWords(msg string) string {
+	msg = strings.Replace(msg, "memory budget exceeded", "the expression exceeded its budget (limits.expr_memory)", 1)
 	msg = mapIndex.ReplaceAllString(msg, "a key of type $1 cannot index a mapping of $2 keys")
 	msg = zeroValue.ReplaceAllString(msg, "the value is nil")
 	msg = typeNames.Replace(msg)

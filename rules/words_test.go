@@ -15,6 +15,7 @@ func TestUserWords(t *testing.T) {
 		{"reflect: call of reflect.Value.Type on zero Value (1:1)", "the value is nil (1:1)"},
 		{"cannot fetch a from <nil> (1:6)", "cannot read a of nil (1:6)"},
 		{"index out of range: 5 (array length is 0) (1:5)", "index out of range: 5 (array length is 0) (1:5)"},
+		{"memory budget exceeded (1:5)", "the expression exceeded its budget (limits.expr_memory) (1:5)"},
 		{"invalid argument for len (type bool) (1:1)", "invalid argument for len (type boolean) (1:1)"},
 	}
 	for _, tc := range tests {
