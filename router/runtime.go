@@ -36,7 +36,7 @@ type Runtime struct {
 // NewRuntime builds a runtime for rs. hash identifies the config version.
 func NewRuntime(rs *rules.Ruleset, hash string, h routeHandlerFactory) (*Runtime, error) {
 	rt := &Runtime{Rules: rs, Hash: hash, routes: http.NewServeMux()}
-	if secrets := rs.Config.Secrets(); len(secrets) > 0 {
+	if secrets := rs.Secrets(); len(secrets) > 0 {
 		pairs := make([]string, 0, 2*len(secrets))
 		for _, s := range secrets {
 			pairs = append(pairs, s, Redacted)

@@ -66,6 +66,9 @@ type jwtSetup struct {
 	// digest identifies the key material read (the secret, the PEM
 	// file's content) without showing it.
 	digest string
+	// secrets are the values to keep out of logs: the HMAC secret, and
+	// the password of a JWKS URL.
+	secrets []string
 }
 
 // buildJWT validates auth.jwt, reads the keys it names and returns the
@@ -178,7 +181,35 @@ func buildJWT(ps *problems, cfg *Config, from authOrigin) jwtSetup {
 		ps.add(p, "", "%s: %v", p, err)
 		return jwtSetup{}
 	}
-	return jwtSetup{verifier: v, keySet: keySet, digest: hex.EncodeToString(digest.Sum(nil))}
+	var secrets []string
+	if secret != "" {
+		secrets = append(secrets, secret)
+	}
+	if u, err := url.Parse(c.JWKSURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			secrets = append(secrets, pw)
+		}
+	}
+	return jwtSetup{verifier: v, keySet: keySet, digest: hex.EncodeToString(digest.Sum(nil)), secrets: secrets}
+}
+
+// Secrets lists every secret value the ruleset holds, longest first, for
+// redaction: the config's (Config.Secrets: vars_from, EVENTROUTER_VARS_*)
+// and auth.jwt's HMAC secret (from secret or secret_env) and JWKS URL
+// password.
+func (rs *Ruleset) Secrets() []string {
+	out := rs.Config.Secrets()
+	if len(rs.auth.secrets) == 0 {
+		return out
+	}
+	out = append(out, rs.auth.secrets...)
+	slices.SortFunc(out, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return slices.Compact(out)
 }
 
 // KeysDigest identifies the key material auth.jwt read from outside the
