@@ -97,6 +97,33 @@ func TestFailClosedEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a runaway expression fails the rule, not the daemon", func(t *testing.T) {
+		big := make([]any, 20000)
+		for i := range big {
+			big[i] = i
+		}
+		start := time.Now()
+		seq := a.EmitAck("ann", "square", big)
+		if got := a.WaitAck(t, "ann", seq); !reflect.DeepEqual(got.Args, []any{map[string]any{"error": "service unavailable"}}) {
+			t.Errorf("ack %v, want the error ack", got.Args)
+		}
+		t.Logf("20000² expression refused in %v", time.Since(start))
+		waitLog(t, d.Logs, "rule failed")
+		found := false
+		for _, e := range d.Logs.FilterMessage("rule failed").All() {
+			if e.ContextMap()["rule"] == "runaway" && strings.Contains(fmt.Sprint(e.ContextMap()["error"]), "limits.expr_memory") {
+				found = true
+			}
+		}
+		if !found {
+			t.Error("no rule failed line for runaway naming limits.expr_memory")
+		}
+		seq = a.EmitAck("ann", "square", []any{1, 2})
+		if got := a.WaitAck(t, "ann", seq); !reflect.DeepEqual(got.Args, []any{2.0}) {
+			t.Errorf("a small square afterwards: ack %v, want [2]", got.Args)
+		}
+	})
+
 	t.Run("an ack no rule answers gets an error", func(t *testing.T) {
 		seq := a.EmitAck("ann", "nobody_listens", 1)
 		if got := a.WaitAck(t, "ann", seq); !reflect.DeepEqual(got.Args, []any{map[string]any{"error": "unanswered"}}) {
