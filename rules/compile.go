@@ -56,6 +56,7 @@ type Ruleset struct {
 
 	registry *Registry
 	index    map[ruleKey][]*Rule
+	limits   map[eventKey]*EventLimit // rules' own event limits; see EventLimit
 	// usesServer is set when an expression reads the server (room_size,
 	// socket_rooms), so evaluation only builds those reads when needed.
 	usesServer bool
@@ -203,6 +204,7 @@ func compile(cfg *Config, reg *Registry, ps *problems, from authOrigin) (*Rulese
 		default:
 			ps.add(key+".on_error", name, "on_error: want %s or %s, got %q%s", OnErrorFail, OnErrorContinue, spec.OnError, DidYouMean(spec.OnError, []string{OnErrorFail, OnErrorContinue}))
 		}
+		rs.checkRuleLimits(ps, r, key)
 		rs.usesServer = rs.usesServer || r.calls(serverReads...)
 		rs.usesJWT = rs.usesJWT || r.calls(jwtFuncs...)
 		rs.Rules = append(rs.Rules, r)

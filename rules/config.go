@@ -33,8 +33,9 @@ type ServerConfig struct {
 	// ReadTimeout applies to HTTP routes and Socket.IO polling POSTs, not
 	// to the long-polling GET that the engine holds open on purpose, nor to
 	// websockets.
-	ReadTimeout time.Duration `koanf:"read_timeout" doc:"longest time a client may take to send an HTTP route request's body (and a polling POST's), counted from the end of its headers; a slower one is cut off"`
-	IdleTimeout time.Duration `koanf:"idle_timeout" doc:"how long an idle keep-alive connection is kept open between two requests"`
+	ReadTimeout    time.Duration `koanf:"read_timeout" doc:"longest time a client may take to send an HTTP route request's body (and a polling POST's), counted from the end of its headers; a slower one is cut off"`
+	IdleTimeout    time.Duration `koanf:"idle_timeout" doc:"how long an idle keep-alive connection is kept open between two requests"`
+	TrustedProxies []string      `koanf:"trusted_proxies" doc:"proxies (addresses or CIDRs) whose X-Forwarded-For names the client address; from any other peer the header is ignored"`
 }
 
 // CORSConfig is the cross-origin policy.
@@ -60,7 +61,7 @@ type SocketIOConfig struct {
 	Transports     []string      `koanf:"transports" doc:"allowed transports: polling, websocket"`
 	WriteCoalesce  time.Duration `koanf:"write_coalesce" doc:"shortest time between two websocket writes to one client; packets in between go out together in one syscall (0 writes at once)"`
 	WriteTimeout   time.Duration `koanf:"write_timeout" doc:"a client that cannot take a write in this time is disconnected"`
-	MaxQueue       int           `koanf:"max_queue" doc:"packets that may wait for one websocket client before it is disconnected as too slow"`
+	MaxQueue       int           `koanf:"max_queue" doc:"packets that may wait for one client, over websocket or polling, before it is disconnected as too slow"`
 	ErrorMessage   string        `koanf:"error_message" doc:"what a client is told when a rule fails at run time: the connect_error message of a refused connection, and the error of an error ack"`
 	AckUnanswered  string        `koanf:"ack_unanswered" doc:"what an event that awaits an ack gets when no rule replies: silent (no ack, as Socket.IO) or error (an ack {\"error\": \"unanswered\"})"`
 }
@@ -91,7 +92,9 @@ type RuntimeConfig struct {
 // the operator but run on client data, so map(data, map(data, #)) on a
 // large client list must fail, not stall the event loop; an expression
 // over its budget fails as any run-time rule error does. Zero disables a
-// limit.
+// limit. The defaults stop runaway clients without limiting any real use;
+// the connection limits are off, since only the operator knows the
+// machine and whether clients share addresses behind a proxy or NAT.
 type LimitsConfig struct {
 	EventsPerSecond       float64 `koanf:"events_per_second" doc:"events one socket may send per second, on average (a token bucket); 0 means no limit"`
 	EventsBurst           int     `koanf:"events_burst" doc:"events one socket may send at once above the average rate"`
@@ -114,16 +117,29 @@ const (
 
 // RuleSpec is one rule as written in the config file.
 type RuleSpec struct {
-	Name        string   `koanf:"name" doc:"unique rule name"`
-	Description string   `koanf:"description" doc:"free text"`
-	On          string   `koanf:"on" doc:"trigger: an event name, connection, disconnect, * or METHOD /path"`
-	Namespace   string   `koanf:"namespace" doc:"namespace of a socket rule (default /)"`
-	When        string   `koanf:"when" doc:"optional boolean expression"`
-	Do          []string `koanf:"do" doc:"expressions, each yielding actions"`
-	Else        []string `koanf:"else" doc:"expressions run instead of do when the when condition is false"`
-	Final       bool     `koanf:"final" doc:"when the rule matches, later rules of the event are not evaluated (reject implies it)"`
-	OnError     string   `koanf:"on_error" doc:"what a run-time failure of the rule does: fail (default: refuse the connection, answer an awaited ack or the HTTP request with an error) or continue (log it and carry on)"`
+	Name        string     `koanf:"name" doc:"unique rule name"`
+	Description string     `koanf:"description" doc:"free text"`
+	On          string     `koanf:"on" doc:"trigger: an event name, connection, disconnect, * or METHOD /path"`
+	Namespace   string     `koanf:"namespace" doc:"namespace of a socket rule (default /)"`
+	When        string     `koanf:"when" doc:"optional boolean expression"`
+	Do          []string   `koanf:"do" doc:"expressions, each yielding actions"`
+	Else        []string   `koanf:"else" doc:"expressions run instead of do when the when condition is false"`
+	Final       bool       `koanf:"final" doc:"when the rule matches, later rules of the event are not evaluated (reject implies it)"`
+	OnError     string     `koanf:"on_error" doc:"what a run-time failure of the rule does: fail (default: refuse the connection, answer an awaited ack or the HTTP request with an error) or continue (log it and carry on)"`
+	Limits      RuleLimits `koanf:"limits" doc:"the event rate of a socket event rule's event, in place of limits.events_per_second and limits.events_burst"`
 }
+
+// RuleLimits overrides the event rate limit for one socket event: every
+// event of the rule's name in its namespace is charged to a bucket of its
+// own per socket (one per socket and rule), instead of the socket's bucket
+// for all its other events. The zero value overrides nothing.
+type RuleLimits struct {
+	EventsPerSecond float64 `koanf:"events_per_second" doc:"events of this name one socket may send per second, on average"`
+	EventsBurst     int     `koanf:"events_burst" doc:"events of this name one socket may send at once above the average rate; default twice events_per_second"`
+}
+
+// Set reports whether the rule sets any limit.
+func (l RuleLimits) Set() bool { return l != RuleLimits{} }
 
 // The values of RuleSpec.OnError.
 const (
@@ -161,6 +177,14 @@ func Defaults() Config {
 		Namespaces: []string{"/"},
 		Log:        LogConfig{Level: "info", Format: "console"},
 		Runtime:    RuntimeConfig{GCPercent: 100},
-		Limits:     LimitsConfig{OnExceed: OnExceedDrop, ExprNodes: 1000, ExprMemory: 1_000_000},
+		Limits: LimitsConfig{
+			EventsPerSecond:   1000,
+			EventsBurst:       2000,
+			OnExceed:          OnExceedDrop,
+			MaxRoomsPerSocket: 1000,
+			MaxEventArgs:      16,
+			ExprNodes:         1000,
+			ExprMemory:        1_000_000,
+		},
 	}
 }

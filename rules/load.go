@@ -625,6 +625,7 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	if cfg.SocketIO.MaxQueue <= 0 {
 		ps.add("socketio.max_queue", "", "socketio.max_queue: must be positive")
 	}
+	validateLimits(ps, cfg)
 	if len(cfg.SocketIO.Transports) == 0 {
 		ps.add("socketio.transports", "", "socketio.transports: at least one transport is needed")
 	}

@@ -42,6 +42,19 @@ var badConfigs = []struct {
 	file string
 	want []string
 }{
+	{"socket-limits.bad.yaml", []string{
+		`:2:35: server.trusted_proxies: "10.0.0.300" is neither an IP address nor a CIDR such as 10.0.0.0/8`,
+		`:2:49: server.trusted_proxies: "fd00::/129" is not a CIDR such as 10.0.0.0/8`,
+		`:5:3: limits.events_burst: must be at least 1 while limits.events_per_second is set, got 0`,
+		`:6:3: limits.on_exceed: want drop or disconnect, got "dorp", did you mean drop?`,
+		`:7:3: limits.max_rooms_per_socket: must not be negative (0 means no limit), got -1`,
+		`:11:5: rule "connected": limits: only a rule on a socket event can set limits, not one on connection`,
+		`:15:5: rule "any": limits: a rule on * cannot set limits; set them on the rule of each event, or use limits.events_per_second`,
+		`:19:14: rule "move": limits.events_per_second: must be a positive number of events per second, got 0`,
+		`:19:36: rule "move": limits.events_burst: must not be negative, got -1`,
+		`:27:5: rule "chat-again": limits: event "chat" in namespace / already has limits from rule "chat"; set them on one rule only`,
+		`:27:14: rule "chat-again": unknown key limits.event_per_second, did you mean events_per_second?`,
+	}},
 	{"unknown-key.bad.yaml", []string{
 		":5:5: unknown key server.cors.methiods, did you mean methods?",
 	}},
@@ -350,8 +363,9 @@ func TestLoadFull(t *testing.T) {
 		Namespaces: []string{"/", "/chat"},
 		Log:        rules.LogConfig{Level: "debug", Format: "json"},
 		Runtime:    rules.RuntimeConfig{GCPercent: 50, MemoryLimit: 1 << 30},
-		Limits:     rules.LimitsConfig{OnExceed: "drop", ExprNodes: 200, ExprMemory: 50_000},
-		Vars:       map[string]any{"greeting": "hello", "limit": 10},
+		Limits: rules.LimitsConfig{EventsPerSecond: 1000, EventsBurst: 2000, OnExceed: "drop", MaxRoomsPerSocket: 1000, MaxEventArgs: 16,
+			ExprNodes: 200, ExprMemory: 50_000},
+		Vars: map[string]any{"greeting": "hello", "limit": 10},
 		Rules: []rules.RuleSpec{{
 			Name:        "greet",
 			Description: "says hello on connection",
@@ -503,4 +517,30 @@ func writeConfig(t *testing.T, yaml string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestRuleEventLimits: a rule's limits key applies to its event in its
+// namespace, with events_burst defaulting to twice the rate.
+func TestRuleEventLimits(t *testing.T) {
+	rs, err := rules.Load("testdata/socket-limits.good.yaml", builtin.Registry(), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		ns, event string
+		want      *rules.EventLimit
+	}{
+		{"/", "chat", &rules.EventLimit{Rule: "chat", PerSecond: 5, Burst: 10}},
+		{"/", "move", &rules.EventLimit{Rule: "move", PerSecond: 0.5, Burst: 1}},
+		{"/", "other", nil},
+		{"/admin", "chat", nil},
+	}
+	for _, tc := range tests {
+		if got := rs.EventLimit(tc.ns, tc.event); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("EventLimit(%q, %q) = %+v, want %+v", tc.ns, tc.event, got, tc.want)
+		}
+	}
+	if got, want := rs.Config.Server.TrustedProxies, []string{"10.0.0.0/8", "192.0.2.7", "::1", "fd00::/64"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("trusted_proxies %q, want %q", got, want)
+	}
 }
