@@ -67,7 +67,11 @@ func (fx *socketEffects) Join(rooms []string) error {
 	if fx.refused {
 		return nil
 	}
-	fx.s.Join(toRooms(rooms)...)
+	in := toRooms(rooms)
+	if !fx.r.checkRooms(fx.s, in) {
+		return fmt.Errorf("join: the socket would be in more than limits.max_rooms_per_socket rooms")
+	}
+	fx.s.Join(in...)
 	return nil
 }
 

@@ -76,3 +76,11 @@ func (l *limitLog) hitAt(level zapcore.Level, limit, msg string, fields ...zap.F
 	}
 	l.log.Log(level, msg, fields...)
 }
+
+// dropped counts a client that a limit disconnected and always logs it,
+// naming the limit: each client is dropped once, so these lines are
+// bounded by the clients, and an operator can find every one.
+func (l *limitLog) dropped(limit, msg string, fields ...zap.Field) {
+	l.count.WithLabelValues(limit).Inc()
+	l.log.Info(msg, append(fields, zap.String("limit", limit))...)
+}

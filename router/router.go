@@ -18,6 +18,7 @@ import (
 	"github.com/eventrouter/eventrouter/router/fanout"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
+	engine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -81,6 +82,9 @@ type Router struct {
 
 	prepare func(ev *rules.Event)                          // Options.Prepare
 	trace   func(ev *rules.Event, executed []rules.Action) // Options.Trace
+
+	conns connCounter // sockets by client address, for the connection limits
+	peers peers       // open Engine.IO connections, see peerOf
 }
 
 // New builds a router for rs. Settings fixed for the process lifetime
@@ -133,6 +137,13 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	sopts.SetParser(wire.NewParser()) // keeps events' JSON text, so passed-along data stays as sent
 	r.io = socket.NewServer(nil, sopts)
 	r.engine = r.io.ServeHandler(nil)
+	// Watch every Engine.IO connection from its handshake: its write
+	// buffer is bounded by socketio.max_queue (see peerOf).
+	_ = r.io.Engine().On("connection", func(args ...any) {
+		if conn, ok := firstArg[engine.Socket](args); ok {
+			r.peerOf(conn)
+		}
+	})
 	r.sioPath = strings.TrimSuffix(cfg.Path, "/") + "/"
 	for _, ns := range rs.Config.Namespaces {
 		r.bindNamespace(ns)

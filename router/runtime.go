@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -31,11 +32,12 @@ type Runtime struct {
 	// redactor replaces the config's secrets (rules.Config.Secrets); nil
 	// when it has none.
 	redactor *strings.Replacer
+	trusted  []netip.Prefix // server.trusted_proxies
 }
 
 // NewRuntime builds a runtime for rs. hash identifies the config version.
 func NewRuntime(rs *rules.Ruleset, hash string, h routeHandlerFactory) (*Runtime, error) {
-	rt := &Runtime{Rules: rs, Hash: hash, routes: http.NewServeMux()}
+	rt := &Runtime{Rules: rs, Hash: hash, routes: http.NewServeMux(), trusted: trustedProxies(rs.Config.Server.TrustedProxies)}
 	if secrets := rs.Secrets(); len(secrets) > 0 {
 		pairs := make([]string, 0, 2*len(secrets))
 		for _, s := range secrets {

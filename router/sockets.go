@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventrouter/eventrouter/internal/wire"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"go.uber.org/zap"
@@ -18,9 +19,11 @@ type connState struct {
 	mu      sync.Mutex
 	state   map[string]any // replaced, never mutated, so readers may share it
 	pending []rules.Action
-	rt      *Runtime  // runtime that evaluated the connection
-	reason  string    // the reason a disconnect action gave, if any
-	life    lifecycle // see lifecycle.go
+	rt      *Runtime     // runtime that evaluated the connection
+	reason  string       // the reason a disconnect action gave, if any
+	events  *eventLimits // the event rate buckets, once limits apply
+	slot    *slot        // its place in the connection counts
+	life    lifecycle    // see lifecycle.go
 
 	ev *rules.Event // the accepted connection's event, for Options.Trace
 	// registered is closed when the library has registered the accepted
@@ -90,6 +93,20 @@ func (r *Router) bindNamespace(name string) {
 			return
 		}
 		rt := r.rt.Load()
+		// The connection limits come before the rules, so a refused
+		// client costs no rule evaluation; connect_error tells it why.
+		sl := r.admitConnection(rt, s)
+		if sl == nil {
+			next(socket.NewExtendedError(tooManyConnections, nil))
+			return
+		}
+		st.slot = sl
+		admitted := false
+		defer func() {
+			if !admitted { // refused by a rule, or a rule panicked
+				sl.release()
+			}
+		}()
 		ev := r.prepared(r.socketEvent(s, rules.TriggerConnection, "connection", nil, false))
 		res := rt.Rules.Evaluate(ev)
 		r.logRuleErrors(rt, res, s)
@@ -101,6 +118,7 @@ func (r *Router) bindNamespace(name string) {
 		st.mu.Lock()
 		st.pending, st.rt, st.ev, st.registered = res.Actions, rt, ev, registered
 		st.mu.Unlock()
+		admitted = true
 		next(nil)
 		r.awaitRegistered(registered)
 	})
@@ -211,6 +229,9 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 		}
 	}
 	rt := r.rt.Load()
+	if given, _ := wire.Split(args); !r.admitEvent(rt, s, st, name, len(given), ack) {
+		return
+	}
 	args, raw := fromWire(args)
 	ev := r.prepared(r.socketEvent(s, rules.TriggerEvent, name, args, ack != nil))
 	buf := results.Get().(*rules.Result)
@@ -236,6 +257,7 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 // onDisconnect runs the disconnect rules; see leave.
 func (r *Router) onDisconnect(s *socket.Socket, st *connState, reason string) {
 	defer r.recoverEvent("disconnect", s)
+	st.slot.release()
 	rt := r.rt.Load()
 	ev := r.socketEvent(s, rules.TriggerDisconnect, "disconnect", nil, false)
 	ev.Reason = reason
