@@ -229,7 +229,7 @@ func (r *Router) onEvent(s *socket.Socket, st *connState, args []any) {
 		}
 	}
 	rt := r.rt.Load()
-	if given, _ := wire.Split(args); !r.admitEvent(rt, s, st, name, len(given), ack) {
+	if given, _ := wire.Split(args); !r.admitEvent(rt, s, st, s.Nsp().Name(), name, len(given), ack) {
 		return
 	}
 	args, raw := fromWire(args)

@@ -100,7 +100,7 @@ func (c *connState) limits() *eventLimits {
 // run; when it may not, the client has been answered (an awaited ack gets
 // an error, so it never hangs) or disconnected. With every limit off it
 // does not allocate.
-func (r *Router) admitEvent(rt *Runtime, s *socket.Socket, st *connState, name string, nargs int, ack socket.Ack) bool {
+func (r *Router) admitEvent(rt *Runtime, s *socket.Socket, st *connState, ns, name string, nargs int, ack socket.Ack) bool {
 	cfg := &rt.Rules.Config.Limits
 	if cfg.MaxEventArgs > 0 && nargs > cfg.MaxEventArgs {
 		r.limited.hit(limitEventArgs, "event dropped: too many arguments", zap.String("event", name), zap.Int("args", nargs),
@@ -111,7 +111,7 @@ func (r *Router) admitEvent(rt *Runtime, s *socket.Socket, st *connState, name s
 		return false
 	}
 	perSecond, burst, rule := cfg.EventsPerSecond, cfg.EventsBurst, ""
-	if l := rt.Rules.EventLimit(s.Nsp().Name(), name); l != nil {
+	if l := rt.Rules.EventLimit(ns, name); l != nil {
 		perSecond, burst, rule = l.PerSecond, l.Burst, l.Rule
 	}
 	if perSecond <= 0 {
