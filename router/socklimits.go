@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -10,9 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	engine "github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
@@ -309,7 +312,15 @@ func (r *Router) peerOf(conn engine.Socket) *peer {
 	if ok {
 		return p
 	}
-	gone := func(...any) {
+	gone := func(args ...any) {
+		// wstransport drops a websocket client past the same bound in its
+		// own queue; say so, naming the limit, as for the engine's.
+		if len(args) > 1 {
+			if err, ok := args[1].(error); ok && errors.Is(err, wstransport.ErrSlowClient) {
+				r.limited.dropped(limitQueue, "client dropped: too slow, its queue is full", zap.String("connection", p.id),
+					zap.String("transport", transports.WEBSOCKET), zap.Int("max", r.boot.SocketIO.MaxQueue), zap.String("address", conn.RemoteAddress()))
+			}
+		}
 		r.peers.mu.Lock()
 		if r.peers.m[p.id] == p {
 			delete(r.peers.m, p.id)

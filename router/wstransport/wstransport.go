@@ -230,7 +230,7 @@ func (t *transport) enqueue(frames [][]byte, drain bool) bool {
 	if len(t.pending)+len(frames) > t.b.opts.MaxQueue {
 		t.closed, t.pending = true, nil
 		t.mu.Unlock()
-		t.OnError("websocket write queue full", errSlowClient)
+		t.OnError("websocket write queue full", ErrSlowClient)
 		return false
 	}
 	t.pending = append(t.pending, frames...)
@@ -280,8 +280,10 @@ func TextFrame(payload []byte) []byte {
 	return frame(buf)
 }
 
-// errSlowClient closes a client that does not read what it is sent.
-var errSlowClient = errors.New("client is not reading; too many packets queued")
+// ErrSlowClient is why a client that does not read what it is sent, with
+// more than Options.MaxQueue packets waiting, is closed: the description
+// of its "transport error" close.
+var ErrSlowClient = errors.New("client is not reading; too many packets queued")
 
 // writeLoop writes queued packets until none is left, then exits. With
 // Coalesce set, it waits out the interval after each write, so a busy
