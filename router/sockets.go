@@ -120,6 +120,7 @@ func (r *Router) bindNamespace(name string) {
 		st.mu.Unlock()
 		admitted = true
 		next(nil)
+		releaseIfNotConnected(s, sl)
 		r.awaitRegistered(registered)
 	})
 	_ = nsp.On("connection", func(args ...any) {

@@ -375,6 +375,20 @@ func (r *Router) admitConnection(rt *Runtime, s *socket.Socket) *slot {
 	return sl
 }
 
+// releaseIfNotConnected gives back sl if the library does not connect s
+// after the middleware let it through. The library connects it, or drops
+// it without a word when its connection closed meanwhile, in a task on the
+// socket's queue; this check runs next on that queue. Without it, such a
+// socket would hold its slot until the Engine.IO connection closes, which
+// for a polling client that left can take a heartbeat timeout.
+func releaseIfNotConnected(s *socket.Socket, sl *slot) {
+	s.Enqueue(func() {
+		if !s.Connected() {
+			sl.release()
+		}
+	})
+}
+
 // trustedProxies parses server.trusted_proxies, validated at load.
 func trustedProxies(list []string) []netip.Prefix {
 	var out []netip.Prefix
