@@ -41,39 +41,42 @@ const (
 // off.
 type eventLimits struct {
 	mu     sync.Mutex
-	socket *rate.Limiter
-	rules  map[string]*rate.Limiter // by rule name
-	warned time.Time                // when the client was last told
+	socket eventBucket
+	rules  map[string]*eventBucket // by rule name
+	warned time.Time               // when the client was last told
 }
 
-// bucket returns the bucket for one event, built or retuned to perSecond
+// eventBucket is a token bucket with the rate and size it was set to.
+type eventBucket struct {
+	lim       *rate.Limiter
+	perSecond float64
+	burst     int
+}
+
+// bucket returns the limiter for one event, built or retuned to perSecond
 // and burst: a reload that changes a rate applies to connected sockets.
 func (l *eventLimits) bucket(rule string, perSecond float64, burst int) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.socket
+	b := &l.socket
 	if rule != "" {
-		b = l.rules[rule]
-	}
-	if b == nil {
-		b = rate.NewLimiter(rate.Limit(perSecond), burst)
-		if rule == "" {
-			l.socket = b
-		} else {
+		if b = l.rules[rule]; b == nil {
 			if l.rules == nil {
-				l.rules = map[string]*rate.Limiter{}
+				l.rules = map[string]*eventBucket{}
 			}
+			b = &eventBucket{}
 			l.rules[rule] = b
 		}
-		return b
 	}
-	if b.Limit() != rate.Limit(perSecond) {
-		b.SetLimit(rate.Limit(perSecond))
+	switch {
+	case b.lim == nil:
+		b.lim = rate.NewLimiter(rate.Limit(perSecond), burst)
+	case b.perSecond != perSecond || b.burst != burst:
+		b.lim.SetLimit(rate.Limit(perSecond))
+		b.lim.SetBurst(burst)
 	}
-	if b.Burst() != burst {
-		b.SetBurst(burst)
-	}
-	return b
+	b.perSecond, b.burst = perSecond, burst
+	return b.lim
 }
 
 // warn reports whether the client should be told about a dropped event
@@ -362,6 +365,14 @@ func (r *Router) dropSlow(conn engine.Socket, max int64) {
 // limits.max_connections_per_ip to a socket entering a namespace. It
 // returns the socket's slot, or nil when a limit refuses it, in which case
 // the refusal has been counted and logged.
+//
+// The limits count sockets and act in the namespace middleware, not at
+// the Engine.IO handshake: there a refusal reaches every client as a bare
+// transport error ("xhr poll error", "websocket error") that it retries,
+// while a middleware refusal is a connect_error with the message "too many
+// connections", which socket.io-client reports as such and does not retry
+// on its own. A client that opens Engine.IO connections without joining a
+// namespace is closed by socketio.connect_timeout.
 func (r *Router) admitConnection(rt *Runtime, s *socket.Socket) *slot {
 	addr := rt.connAddr(s.Conn())
 	cfg := rt.Rules.Config.Limits
