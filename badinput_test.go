@@ -174,6 +174,12 @@ func TestSlowClientIsCutOff(t *testing.T) {
 		}
 	}
 	waitLog(t, d.Logs, "client disconnected: "+stalled.sid+" transport error")
+	// The drop is logged naming the limit: the queue, or the write timeout
+	// when the machine is slow enough that a blocked write runs out first.
+	waitLog(t, d.Logs, "client dropped: too slow")
+	if f := d.Logs.FilterMessageSnippet("client dropped: too slow").All()[0].ContextMap(); f["limit"] != "max_queue" && f["limit"] != "write_timeout" || f["transport"] != "websocket" {
+		t.Errorf("drop log %v, want limit max_queue or write_timeout, transport websocket", f)
+	}
 }
 
 // TestWriteDeadlineMovesWithTraffic keeps a healthy client receiving for

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +16,6 @@ import (
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	engine "github.com/zishang520/socket.io/servers/engine/v3"
-	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
@@ -30,6 +30,7 @@ const (
 	limitConnections    = "max_connections"
 	limitConnectionsIP  = "max_connections_per_ip"
 	limitQueue          = "max_queue"
+	limitWriteTimeout   = "write_timeout"
 	tooManyConnections  = "too many connections"
 	rateLimitedReason   = "rate limited"
 	rateLimitedWarnings = time.Second // at most one error event a second per socket
@@ -317,11 +318,15 @@ func (r *Router) peerOf(conn engine.Socket) *peer {
 	}
 	gone := func(args ...any) {
 		// wstransport drops a websocket client past the same bound in its
-		// own queue; say so, naming the limit, as for the engine's.
-		if len(args) > 1 {
-			if err, ok := args[1].(error); ok && errors.Is(err, wstransport.ErrSlowClient) {
-				r.limited.dropped(limitQueue, "client dropped: too slow, its queue is full", zap.String("connection", p.id),
-					zap.String("transport", transports.WEBSOCKET), zap.Int("max", r.boot.SocketIO.MaxQueue), zap.String("address", conn.RemoteAddress()))
+		// own queue, or when a write to it passes socketio.write_timeout;
+		// say so, naming the limit, as for the engine's queue.
+		if err, ok := secondArg[error](args); ok {
+			fields := []zap.Field{zap.String("connection", p.id), zap.String("transport", conn.Transport().Name()), zap.String("address", conn.RemoteAddress())}
+			switch {
+			case errors.Is(err, wstransport.ErrSlowClient):
+				r.limited.dropped(limitQueue, "client dropped: too slow, its queue is full", append(fields, zap.Int("max", r.boot.SocketIO.MaxQueue))...)
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				r.limited.dropped(limitWriteTimeout, "client dropped: too slow, a write timed out", append(fields, zap.Duration("max", r.boot.SocketIO.WriteTimeout))...)
 			}
 		}
 		r.peers.mu.Lock()
@@ -469,6 +474,15 @@ func parseAddr(s string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a.Unmap().WithZone(""), true
+}
+
+// secondArg returns args[1] as a T.
+func secondArg[T any](args []any) (T, bool) {
+	if len(args) < 2 {
+		var zero T
+		return zero, false
+	}
+	return firstArg[T](args[1:])
 }
 
 // firstArg returns args[0] as a T.
