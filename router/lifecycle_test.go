@@ -294,7 +294,8 @@ func settleLifecycle(t *testing.T, r *Router, logs *observer.ObservedLogs, from 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		tally := tallyLifecycle(logs, from)
-		settled := metricValue(r.metrics.connections) == 0 &&
+		counted, _ := r.conns.counts("")
+		settled := metricValue(r.metrics.connections) == 0 && counted == 0 && r.watchedConns() == r.io.Engine().ClientsCount() &&
 			r.io.Sockets().Sockets().Len() == 0 &&
 			tally.disconnects == len(tally.connects)
 		for id := range seen {
@@ -316,6 +317,15 @@ func checkLifecycle(t *testing.T, r *Router, logs *observer.ObservedLogs, tally 
 	t.Helper()
 	if v := metricValue(r.metrics.connections); v != 0 {
 		t.Errorf("eventrouter_connections is %v after every client left, want 0", v)
+	}
+	// The connection limits' counts too; the watched Engine.IO connections
+	// are the engine's own (a polling client that left during the
+	// handshake stays there until its heartbeat runs out).
+	if counted, _ := r.conns.counts(""); counted != 0 {
+		t.Errorf("the connection limits count %d sockets after every client left, want 0", counted)
+	}
+	if n, e := r.watchedConns(), r.io.Engine().ClientsCount(); n != e {
+		t.Errorf("%d Engine.IO connections watched, the engine has %d", n, e)
 	}
 	if n := r.io.Sockets().Sockets().Len(); n != 0 {
 		t.Errorf("the namespace still holds %d sockets after every client left", n)
@@ -603,4 +613,11 @@ func pollRequest(ctx context.Context, hc *http.Client, method, u, body string) (
 		return "", fmt.Errorf("%s: status %d: %s", method, resp.StatusCode, b)
 	}
 	return string(b), nil
+}
+
+// watchedConns counts the Engine.IO connections peerOf watches.
+func (r *Router) watchedConns() uint64 {
+	r.peers.mu.Lock()
+	defer r.peers.mu.Unlock()
+	return uint64(len(r.peers.m))
 }
