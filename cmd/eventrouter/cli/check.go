@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -7,13 +7,12 @@ import (
 	"io"
 	"os"
 
-	"github.com/eventrouter/eventrouter/actions/builtin"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/eventrouter/eventrouter/ruletest"
 )
 
 // runCheck loads and compiles a config without starting anything.
-func runCheck(args []string, stdout, stderr io.Writer) int {
+func (a *app) runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "config.yaml", "config file to check")
@@ -43,7 +42,7 @@ Flags:
 		}
 		return 2
 	}
-	rs, err := rules.Load(*configPath, builtin.Registry(), rules.LoadOptions{})
+	rs, err := rules.Load(*configPath, a.registry(), rules.LoadOptions{})
 	if err != nil {
 		var le *rules.LoadError
 		if errors.As(err, &le) {
@@ -58,19 +57,19 @@ Flags:
 	}
 	fmt.Fprintf(stdout, "%s: ok, %d rule(s), %d route(s)\n", *configPath, len(rs.Rules), len(rs.Routes))
 	if *withTests {
-		return checkTests(*configPath, stdout, stderr)
+		return a.checkTests(*configPath, stdout, stderr)
 	}
 	return 0
 }
 
 // checkTests runs the rule tests beside configPath against it.
-func checkTests(configPath string, stdout, stderr io.Writer) int {
+func (a *app) checkTests(configPath string, stdout, stderr io.Writer) int {
 	testPath := ruletest.SiblingTest(configPath)
 	if _, err := os.Stat(testPath); err != nil {
 		fmt.Fprintf(stderr, "eventrouter check: --test: no rule tests for %s: %v\n", configPath, err)
 		return 1
 	}
-	rep := ruletest.RunFiles([]string{testPath}, ruletest.Options{Config: configPath})
+	rep := ruletest.RunFiles([]string{testPath}, ruletest.Options{Config: configPath, Registry: a.registry})
 	printReport(stdout, rep, false)
 	fmt.Fprintf(stdout, "%s: %s\n", testPath, rep.Summary())
 	if rep.Failed() > 0 {

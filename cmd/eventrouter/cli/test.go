@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 )
 
 // runTest runs rule-test files and reports like go test.
-func runTest(args []string, stdout, stderr io.Writer) int {
+func (a *app) runTest(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	runPattern := fs.String("run", "", "run only the cases whose name, or file/name, matches `REGEX`")
@@ -44,7 +44,7 @@ Flags:
 		}
 		return 2
 	}
-	opts := ruletest.Options{}
+	opts := ruletest.Options{Registry: a.registry}
 	if *runPattern != "" {
 		re, err := regexp.Compile(*runPattern)
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/eventrouter/eventrouter/actions/builtin"
 	"github.com/eventrouter/eventrouter/internal/sdnotify"
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/rules"
@@ -23,7 +22,7 @@ import (
 )
 
 // runDaemon runs the router until SIGTERM or SIGINT.
-func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (a *app) runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "config.yaml", "config file")
@@ -53,7 +52,7 @@ Flags:
 	adminSet := false
 	fs.Visit(func(f *flag.Flag) { adminSet = adminSet || f.Name == "admin-listen" })
 
-	reg := builtin.Registry()
+	reg := a.registry()
 	rs, err := rules.Load(*configPath, reg, rules.LoadOptions{})
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter: config %s is invalid:\n%v\n", *configPath, err)

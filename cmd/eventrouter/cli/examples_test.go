@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -17,21 +17,21 @@ import (
 // systemd credentials ships demo ones in its credentials directory, which
 // stands in for $CREDENTIALS_DIRECTORY, so that check can read them.
 func TestShippedConfigsCheckWithTests(t *testing.T) {
-	examples, err := filepath.Glob("../../examples/*/config.yaml")
+	examples, err := filepath.Glob("../../../examples/*/config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The glob finds new examples; these must be among them, so a moved
 	// directory cannot make the table silently shrink.
 	for _, want := range []string{"auth", "chat-rooms", "jwt", "publish-api"} {
-		if !slices.Contains(examples, "../../examples/"+want+"/config.yaml") {
+		if !slices.Contains(examples, "../../../examples/"+want+"/config.yaml") {
 			t.Errorf("examples/%s/config.yaml not found", want)
 		}
 	}
-	configs := append([]string{"../../config.yaml"}, examples...)
+	configs := append([]string{"../../../config.yaml"}, examples...)
 
 	for _, config := range configs {
-		name := strings.TrimPrefix(filepath.ToSlash(config), "../../")
+		name := strings.TrimPrefix(filepath.ToSlash(config), "../../../")
 		t.Run(name, func(t *testing.T) {
 			creds, err := filepath.Abs(filepath.Join(filepath.Dir(config), "credentials"))
 			if err != nil {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -25,13 +25,13 @@ func TestCLI(t *testing.T) {
 		{"help COMMAND", []string{"help", "check"}, 0, []string{"Usage: eventrouter check", "-config"}, nil},
 		{"help unknown command", []string{"help", "frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Commands:"}},
 		{"unknown command", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Usage:"}},
-		{"check default config", []string{"check", "--config", "../../config.yaml"}, 0, []string{"ok, 4 rule(s), 1 route(s)"}, nil},
+		{"check default config", []string{"check", "--config", "../../../config.yaml"}, 0, []string{"ok, 4 rule(s), 1 route(s)"}, nil},
 		{"check catches methiods", []string{"check", "--config", "testdata/typo.yaml"}, 1, nil, []string{
 			"testdata/typo.yaml:5:5: unknown key server.cors.methiods, did you mean methods?",
 			`testdata/typo.yaml:11:38: rule "chat": do[1]: unknown name dta, did you mean data? (at 1:30 of the expression)`,
 			"2 problem(s)",
 		}},
-		{"check lists every problem at once", []string{"check", "--config", "../../rules/testdata/five-mistakes.bad.yaml"}, 1, nil, []string{
+		{"check lists every problem at once", []string{"check", "--config", "../../../rules/testdata/five-mistakes.bad.yaml"}, 1, nil, []string{
 			`five-mistakes.bad.yaml:2:3: socketio.ping_interval: want a duration such as "10s" or "500ms", got "5m30"`,
 			`five-mistakes.bad.yaml:4:3: server.max_body: want a size such as 1048576 or "1MiB", got a list`,
 			`five-mistakes.bad.yaml:8:5: rule "chat": unknown key whn, did you mean when?`,
@@ -39,7 +39,7 @@ func TestCLI(t *testing.T) {
 			`five-mistakes.bad.yaml:15:30: rule "post-echo": do[0]: request has no field param, did you mean params? (at 1:22 of the expression)`,
 			"5 problem(s)",
 		}},
-		{"check points at the mis-indented line", []string{"check", "--config", "../../rules/testdata/yaml-indent.bad.yaml"}, 1, nil, []string{
+		{"check points at the mis-indented line", []string{"check", "--config", "../../../rules/testdata/yaml-indent.bad.yaml"}, 1, nil, []string{
 			"yaml-indent.bad.yaml:6:6: invalid YAML: did not find expected key (check this line's indentation against the lines above it)",
 			"1 problem(s)",
 		}},
@@ -82,7 +82,7 @@ func TestHelp(t *testing.T) {
 				t.Fatalf("exit %d, want 0\nstderr: %s", code, &stderr)
 			}
 			lines := strings.Split(stdout.String(), "\n")
-			for _, c := range commands() {
+			for _, c := range (&app{}).commands() {
 				n := 0
 				for _, l := range lines {
 					if strings.HasPrefix(l, "  "+c.name+" ") && strings.Contains(l, c.summary) {
@@ -102,7 +102,7 @@ func TestHelp(t *testing.T) {
 		"version": "Usage: eventrouter version",
 		"help":    "Commands:",
 	}
-	for _, c := range commands() {
+	for _, c := range (&app{}).commands() {
 		t.Run(c.name+" -h", func(t *testing.T) {
 			want, ok := usages[c.name]
 			if !ok {
@@ -152,7 +152,7 @@ func TestBusyPort(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			args := append([]string{"run", "--config", "../../config.yaml"}, tc.args...)
+			args := append([]string{"run", "--config", "../../../config.yaml"}, tc.args...)
 			if code := run(ctx, args, &stdout, &stderr); code != 1 {
 				t.Errorf("exit %d, want 1\nstderr: %s", code, &stderr)
 			}

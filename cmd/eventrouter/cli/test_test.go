@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 var updateTestGolden = flag.Bool("update-test-golden", false, "rewrite testdata/*.golden of the test command")
 
-const fixtures = "../../ruletest/testdata/"
+const fixtures = "../../../ruletest/testdata/"
 
 // TestTestCommand runs `eventrouter test` in-process: exit codes, the
 // closing line and the shape of the output.
@@ -25,8 +25,8 @@ func TestTestCommand(t *testing.T) {
 		contains []string // fragments of stdout
 		stderr   string   // fragment of stderr
 	}{
-		{name: "shipped config passes", args: []string{"test", "../../config_test.yaml"}, code: 0, last: "15 passed, 0 failed"},
-		{name: "directory search skips testdata and node_modules", args: []string{"test", "../.."}, code: 0, contains: []string{"passed, 0 failed"}},
+		{name: "shipped config passes", args: []string{"test", "../../../config_test.yaml"}, code: 0, last: "15 passed, 0 failed"},
+		{name: "directory search skips testdata and node_modules", args: []string{"test", "../../.."}, code: 0, contains: []string{"passed, 0 failed"}},
 		{name: "verbose lists passes", args: []string{"test", "-v", fixtures + "app_test.yaml"}, code: 0, last: "11 passed, 0 failed",
 			contains: []string{"--- PASS: " + fixtures + "app_test.yaml/admin without token is rejected\n"}},
 		{name: "flags after paths", args: []string{"test", fixtures + "app_test.yaml", "--run", "^ask", "-v"}, code: 0, last: "2 passed, 0 failed"},
@@ -34,10 +34,10 @@ func TestTestCommand(t *testing.T) {
 		{name: "failures exit 1", args: []string{"test", fixtures + "failing_test.yaml"}, code: 1, last: "0 passed, 9 failed",
 			contains: []string{"--- FAIL: " + fixtures + "failing_test.yaml/wrong event name\n", `coverage: ` + fixtures + `app.yaml: rule "gate" is not exercised by any case`}},
 		{name: "run turns coverage off", args: []string{"test", "--run", "wrong", fixtures + "failing_test.yaml"}, code: 1, last: "0 passed, 1 failed"},
-		{name: "run matching nothing warns", args: []string{"test", "--run", "^nothing$", "../../config_test.yaml"}, code: 0, last: "0 passed, 0 failed", stderr: "no case matches"},
+		{name: "run matching nothing warns", args: []string{"test", "--run", "^nothing$", "../../../config_test.yaml"}, code: 0, last: "0 passed, 0 failed", stderr: "no case matches"},
 		{name: "no test files", args: []string{"test", "testdata"}, code: 2, stderr: "no rule-test files"},
 		{name: "missing path", args: []string{"test", "nope_test.yaml"}, code: 2, stderr: "nope_test.yaml"},
-		{name: "bad regexp", args: []string{"test", "--run", "(", "../../config_test.yaml"}, code: 2, stderr: "--run"},
+		{name: "bad regexp", args: []string{"test", "--run", "(", "../../../config_test.yaml"}, code: 2, stderr: "--run"},
 		{name: "bad flag", args: []string{"test", "--frobnicate"}, code: 2, stderr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {
@@ -88,11 +88,11 @@ func TestTestCommandGolden(t *testing.T) {
 // TestCheckWithTests runs `eventrouter check --test`.
 func TestCheckWithTests(t *testing.T) {
 	dir := t.TempDir()
-	src, err := os.ReadFile("../../config.yaml")
+	src, err := os.ReadFile("../../../config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests, err := os.ReadFile("../../config_test.yaml")
+	tests, err := os.ReadFile("../../../config_test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
