@@ -28,6 +28,12 @@ type Suite struct {
 	// never read, and overrides of its other vars, for every case. A case's
 	// own vars are merged over them.
 	Vars map[string]any
+	// Plugins names the plugins beyond the built-in ones that the config
+	// needs (the file's plugins key). A run whose registry lacks one
+	// skips the file, naming the missing plugin, instead of failing to
+	// compile the config: a config written for a custom build does not
+	// break the stock binary's "eventrouter test".
+	Plugins []string
 	// Tests are the cases in file order.
 	Tests []Case
 }
@@ -221,9 +227,10 @@ func Parse(path string, src []byte) (*Suite, error) {
 		return nil, fmt.Errorf("%s:%d: want a mapping with config: and tests:", path, root.Line)
 	}
 	var raw struct {
-		Config string         `yaml:"config"`
-		Vars   map[string]any `yaml:"vars"`
-		Tests  []yaml.Node    `yaml:"tests"`
+		Config  string         `yaml:"config"`
+		Vars    map[string]any `yaml:"vars"`
+		Plugins []string       `yaml:"plugins"`
+		Tests   []yaml.Node    `yaml:"tests"`
 	}
 	var errs []error
 	fail := func(line int, format string, args ...any) {
@@ -235,7 +242,7 @@ func Parse(path string, src []byte) (*Suite, error) {
 	if err := root.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s := &Suite{Path: path, Vars: raw.Vars}
+	s := &Suite{Path: path, Vars: raw.Vars, Plugins: raw.Plugins}
 	switch {
 	case raw.Config != "":
 		s.Config = filepath.Join(filepath.Dir(path), filepath.FromSlash(raw.Config))

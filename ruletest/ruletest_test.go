@@ -1,6 +1,7 @@
 package ruletest_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -373,5 +374,40 @@ func TestShippedConfigsHaveRuleTests(t *testing.T) {
 			rel, _ := filepath.Rel(root, c)
 			report("%s has no rule tests: add %s covering every rule", rel, filepath.Base(ruletest.SiblingTest(c)))
 		}
+	}
+}
+
+// TestPluginsSkip checks that a test file whose plugins key names a plugin
+// the registry lacks is skipped, saying which, and runs when it has it.
+func TestPluginsSkip(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "config.yaml", "rules:\n  - name: loud\n    on: say\n    do:\n      - shout(data)\n")
+	write(t, dir, "config_test.yaml", "plugins: [shout]\ntests:\n  - name: shouts\n    event: {on: say, data: hi}\n    expect:\n      actions:\n        - {kind: shout, args: [hi]}\n")
+	file := filepath.Join(dir, "config_test.yaml")
+
+	rep := ruletest.RunFiles([]string{file}, ruletest.Options{})
+	if got, want := rep.Summary(), "0 passed, 0 failed, 1 skipped"; got != want {
+		t.Errorf("without the plugin: %q, want %q", got, want)
+	}
+	if len(rep.Results) != 1 || !strings.Contains(rep.Results[0].Skipped, "needs plugin(s) shout") {
+		t.Errorf("without the plugin: results %+v, want one skip naming shout", rep.Results)
+	}
+
+	withShout := func() *rules.Registry {
+		reg := builtin.Registry()
+		reg.MustRegister(rules.Plugin{
+			Name: "shout",
+			Functions: []rules.Function{{
+				Name: "shout", Types: []any{new(func(any) rules.Action)},
+				Build: func(args ...any) (any, error) { return rules.Action{Kind: "shout", Args: args}, nil },
+			}},
+			Kinds:    []string{"shout"},
+			Executor: rules.ExecutorFunc(func(context.Context, rules.Effects, rules.Action) error { return nil }),
+		})
+		return reg
+	}
+	rep = ruletest.RunFiles([]string{file}, ruletest.Options{Registry: withShout})
+	if got, want := rep.Summary(), "1 passed, 0 failed"; got != want {
+		t.Errorf("with the plugin: %q, want %q (%+v)", got, want, rep.Results)
 	}
 }

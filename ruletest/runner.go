@@ -44,6 +44,9 @@ type CaseResult struct {
 	// not met, and any other error when the case, the test file or its
 	// config is invalid.
 	Err error
+	// Skipped, when not empty, says why the file's cases did not run: its
+	// config needs a plugin the registry lacks (see Suite.Plugins).
+	Skipped string
 }
 
 // ID names the result as output does: file/case name.
@@ -92,7 +95,7 @@ type Report struct {
 func (r *Report) Passed() int {
 	n := 0
 	for _, res := range r.Results {
-		if res.Err == nil {
+		if res.Err == nil && res.Skipped == "" {
 			n++
 		}
 	}
@@ -100,10 +103,33 @@ func (r *Report) Passed() int {
 }
 
 // Failed counts the cases that failed and the files that could not run.
-func (r *Report) Failed() int { return len(r.Results) - r.Passed() }
+func (r *Report) Failed() int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Err != nil {
+			n++
+		}
+	}
+	return n
+}
 
-// Summary is the closing line of a run: "N passed, N failed".
+// Skipped counts the files skipped for a missing plugin.
+func (r *Report) Skipped() int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Skipped != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Summary is the closing line of a run: "N passed, N failed", and ", N
+// skipped" when files were skipped.
 func (r *Report) Summary() string {
+	if n := r.Skipped(); n > 0 {
+		return fmt.Sprintf("%d passed, %d failed, %d skipped", r.Passed(), r.Failed(), n)
+	}
 	return fmt.Sprintf("%d passed, %d failed", r.Passed(), r.Failed())
 }
 
@@ -117,6 +143,10 @@ func RunFiles(paths []string, opts Options) *Report {
 		if err != nil {
 			rep.Results = append(rep.Results, CaseResult{File: path, Err: err})
 			rep.Broken++
+			continue
+		}
+		if why := e.missing(s); why != "" {
+			rep.Results = append(rep.Results, CaseResult{File: path, Skipped: why})
 			continue
 		}
 		l := e.load(e.configOf(s), s.Vars)
@@ -172,6 +202,27 @@ func newEngine(opts Options) *engine {
 		opts.Registry = builtin.Registry
 	}
 	return &engine{opts: opts, configs: map[string]*loaded{}, covered: map[string]*cover{}}
+}
+
+// missing says which of the plugins s needs the registry lacks, or "".
+func (e *engine) missing(s *Suite) string {
+	if len(s.Plugins) == 0 {
+		return ""
+	}
+	have := map[string]bool{}
+	for _, p := range e.opts.Registry().Plugins() {
+		have[p.Name] = true
+	}
+	var lack []string
+	for _, name := range s.Plugins {
+		if !have[name] {
+			lack = append(lack, name)
+		}
+	}
+	if len(lack) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("needs plugin(s) %s, which this build lacks: run it with a binary that registers them", strings.Join(lack, ", "))
 }
 
 // configOf is the config a suite runs against.

@@ -55,6 +55,9 @@ func runFile(t *testing.T, e *engine, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if why := e.missing(s); why != "" {
+		t.Skipf("%s: %s", path, why)
+	}
 	l := e.load(e.configOf(s), s.Vars)
 	if l.err != nil {
 		t.Fatalf("%s: %v", path, l.err)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/eventrouter/eventrouter/examples/plugin/stamp"
 )
 
 // TestShippedConfigsCheckWithTests runs `eventrouter check --test` on the
@@ -16,6 +18,8 @@ import (
 // must pass and exercise every rule. An example whose secrets come from
 // systemd credentials ships demo ones in its credentials directory, which
 // stands in for $CREDENTIALS_DIRECTORY, so that check can read them.
+// examples/plugin needs the stamp plugin, so it is checked as its custom
+// binary (examples/plugin/main.go) would check it.
 func TestShippedConfigsCheckWithTests(t *testing.T) {
 	examples, err := filepath.Glob("../../../examples/*/config.yaml")
 	if err != nil {
@@ -23,7 +27,7 @@ func TestShippedConfigsCheckWithTests(t *testing.T) {
 	}
 	// The glob finds new examples; these must be among them, so a moved
 	// directory cannot make the table silently shrink.
-	for _, want := range []string{"auth", "chat-rooms", "jwt", "publish-api"} {
+	for _, want := range []string{"auth", "chat-rooms", "jwt", "plugin", "publish-api"} {
 		if !slices.Contains(examples, "../../../examples/"+want+"/config.yaml") {
 			t.Errorf("examples/%s/config.yaml not found", want)
 		}
@@ -41,7 +45,11 @@ func TestShippedConfigsCheckWithTests(t *testing.T) {
 				t.Setenv("CREDENTIALS_DIRECTORY", creds)
 			}
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), []string{"check", "--test", "--config", config}, &stdout, &stderr)
+			opts := []Option{WithOutput(&stdout, &stderr)}
+			if name == "examples/plugin/config.yaml" {
+				opts = append(opts, WithPlugins(stamp.Plugin()))
+			}
+			code := Run(context.Background(), []string{"check", "--test", "--config", config}, opts...)
 			if code != 0 {
 				t.Fatalf("check --test --config %s: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", name, code, &stdout, &stderr)
 			}

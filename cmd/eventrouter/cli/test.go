@@ -77,10 +77,14 @@ Flags:
 	return 0
 }
 
-// printReport writes a --- FAIL block per failed case (and --- PASS lines
-// when verbose), then the coverage lines.
+// printReport writes a --- FAIL block per failed case, a --- SKIP line per
+// skipped file (and --- PASS lines when verbose), then the coverage lines.
 func printReport(w io.Writer, rep *ruletest.Report, verbose bool) {
 	for _, r := range rep.Results {
+		if r.Skipped != "" {
+			fmt.Fprintf(w, "--- SKIP: %s (%s)\n", r.ID(), r.Skipped)
+			continue
+		}
 		if r.Err == nil {
 			if verbose {
 				fmt.Fprintf(w, "--- PASS: %s\n", r.ID())
