@@ -14,12 +14,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventrouter/eventrouter/internal/nodeclient"
 )
 
 // TestCustomBinary builds this custom main, as a third party would build
 // theirs, and checks the stamp plugin works in every subcommand: check
 // and test accept the config that calls it (which the stock binary
-// refuses), and the daemon runs its action for a real HTTP request.
+// refuses), and the daemon runs its actions for a real HTTP request and
+// for the official Node client.
 func TestCustomBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a binary")
@@ -72,6 +75,23 @@ func TestCustomBinary(t *testing.T) {
 		if stamped.Before(before.Add(-time.Second)) || stamped.After(after.Add(time.Second)) {
 			t.Errorf("server_time %v is not between the request's %v and %v", stamped, before, after)
 		}
+
+		// stamp_emit, to the official Node client.
+		a := nodeclient.Start(t)
+		a.Connect("c", url, map[string]any{"transports": []string{"websocket"}, "reconnection": false})
+		a.WaitConnect(t, "c")
+		a.Emit("c", "clock", map[string]any{"sent": 1700000000000})
+		r := a.WaitEvent(t, "c", "clock")
+		if len(r.Args) != 1 {
+			t.Fatalf("clock: %v, want one argument", r.Args)
+		}
+		clock, _ := r.Args[0].(map[string]any)
+		if clock["sent"] != 1700000000000.0 || len(clock) != 2 {
+			t.Fatalf("clock: %v, want {sent, server_time}", r.Args)
+		}
+		if ts, _ := clock["server_time"].(string); !isTime(ts) {
+			t.Errorf("clock server_time %q is not an RFC 3339 time", ts)
+		}
 	})
 }
 
@@ -120,4 +140,10 @@ func startDaemon(ctx context.Context, t *testing.T, binary string) string {
 		t.Fatalf("the daemon did not listen: %v", ctx.Err())
 	}
 	return ""
+}
+
+// isTime reports whether s is an RFC 3339 time.
+func isTime(s string) bool {
+	_, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil
 }
