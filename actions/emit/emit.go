@@ -87,10 +87,15 @@ func Plugin() rules.Plugin {
 				return fx.Broadcast(nil, false, a.Event, a.Args)
 			case KindBroadcastOthers:
 				return fx.Broadcast(nil, true, a.Event, a.Args)
-			case KindTo:
-				return fx.Broadcast(a.Rooms, false, a.Event, a.Args)
-			case KindToOthers:
-				return fx.Broadcast(a.Rooms, true, a.Event, a.Args)
+			case KindTo, KindToOthers:
+				if len(a.Rooms) == 0 {
+					// No rooms reach no one. Passed on, an empty list would
+					// mean "every socket" to Socket.IO, so to(socket.rooms,
+					// ...) in a disconnect rule (the socket has left its
+					// rooms by then) would broadcast to the namespace.
+					return nil
+				}
+				return fx.Broadcast(a.Rooms, a.Kind == KindToOthers, a.Event, a.Args)
 			case KindReply:
 				return fx.Ack(a.Args)
 			}
