@@ -52,7 +52,7 @@ func (r *Router) routeHandler(rt *Runtime, pattern string) http.Handler {
 		}
 		res := rt.Rules.Evaluate(r.prepared(ev))
 		r.logRuleErrors(rt, res, nil)
-		fx := &httpEffects{r: r, rt: rt, w: w, route: pattern}
+		fx := &httpEffects{serverEffects: serverEffects{r: r, rt: rt, event: pattern}, w: w, route: pattern}
 		executed := r.execute(req.Context(), rt, fx, res.Actions, pattern, nil)
 		defer r.traced(ev, executed)
 		if !fx.responded {
@@ -159,20 +159,19 @@ func firstValues(m map[string][]string, lower bool) map[string]string {
 	return out
 }
 
-// httpEffects executes actions caused by one HTTP request.
-type httpEffects struct {
-	r         *Router
-	rt        *Runtime // the runtime that evaluated the request
-	w         http.ResponseWriter
-	route     string
-	responded bool
+// serverEffects executes the actions of an event that has no socket: a
+// source's message. httpEffects adds the HTTP response to it.
+type serverEffects struct {
+	r     *Router
+	rt    *Runtime // the runtime that evaluated the event
+	event string   // the event's name, for log lines
 }
 
-var _ rules.Effects = (*httpEffects)(nil)
+var _ rules.Effects = (*serverEffects)(nil)
 
-func (fx *httpEffects) Emit(string, []any) error { return fmt.Errorf("emit: %w", errNotHere) }
+func (fx *serverEffects) Emit(string, []any) error { return fmt.Errorf("emit: %w", errNotHere) }
 
-func (fx *httpEffects) Broadcast(rooms []string, exceptSender bool, event string, args []any) error {
+func (fx *serverEffects) Broadcast(rooms []string, exceptSender bool, event string, args []any) error {
 	nsp := fx.r.io.Sockets()
 	fx.r.metrics.broadcast(nsp, rooms, false, "")
 	if len(rooms) > 0 {
@@ -181,19 +180,37 @@ func (fx *httpEffects) Broadcast(rooms []string, exceptSender bool, event string
 	return nsp.Emit(event, args...)
 }
 
-func (fx *httpEffects) Ack([]any) error            { return fmt.Errorf("reply: %w", errNotHere) }
-func (fx *httpEffects) Join([]string) error        { return fmt.Errorf("join: %w", errNotHere) }
-func (fx *httpEffects) Leave([]string) error       { return fmt.Errorf("leave: %w", errNotHere) }
-func (fx *httpEffects) SetState(string, any) error { return fmt.Errorf("set: %w", errNotHere) }
-func (fx *httpEffects) Reject(string, any) error   { return fmt.Errorf("reject: %w", errNotHere) }
-func (fx *httpEffects) Disconnect(string) error    { return fmt.Errorf("disconnect: %w", errNotHere) }
+func (fx *serverEffects) Ack([]any) error            { return fmt.Errorf("reply: %w", errNotHere) }
+func (fx *serverEffects) Join([]string) error        { return fmt.Errorf("join: %w", errNotHere) }
+func (fx *serverEffects) Leave([]string) error       { return fmt.Errorf("leave: %w", errNotHere) }
+func (fx *serverEffects) SetState(string, any) error { return fmt.Errorf("set: %w", errNotHere) }
+func (fx *serverEffects) Reject(string, any) error   { return fmt.Errorf("reject: %w", errNotHere) }
+func (fx *serverEffects) Disconnect(string) error    { return fmt.Errorf("disconnect: %w", errNotHere) }
 
-func (fx *httpEffects) DisconnectRoom(namespace, room string) error {
+func (fx *serverEffects) Respond(int, any, map[string]string) error {
+	return fmt.Errorf("respond: %w", errNotHere)
+}
+
+func (fx *serverEffects) DisconnectRoom(namespace, room string) error {
 	if namespace == "" {
 		namespace = "/"
 	}
 	return fx.r.disconnectRoom(namespace, room)
 }
+
+func (fx *serverEffects) Log(rule, level, message string) {
+	fx.r.ruleLog(fx.rt, level, message, zap.String("rule", rule), zap.String("event", fx.event))
+}
+
+// httpEffects executes actions caused by one HTTP request.
+type httpEffects struct {
+	serverEffects
+	w         http.ResponseWriter
+	route     string
+	responded bool
+}
+
+var _ rules.Effects = (*httpEffects)(nil)
 
 func (fx *httpEffects) Respond(status int, body any, headers map[string]string) error {
 	if fx.responded {

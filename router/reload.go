@@ -102,6 +102,8 @@ func (r *Router) swap(rs *rules.Ruleset, hash string) (bool, error) {
 	old.stop()
 	if r.closing.Load() {
 		rt.stop()
+	} else {
+		r.applySources(rs)
 	}
 	if !slices.Contains(old.Rules.Config.Server.CORS.Origins, "*") {
 		warnAnyOrigin(r.log, rs.Config)

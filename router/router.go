@@ -148,6 +148,7 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	for _, ns := range rs.Config.Namespaces {
 		r.bindNamespace(ns)
 	}
+	r.applySources(rs)
 	return r, nil
 }
 
@@ -232,6 +233,11 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	srv := r.http
 	r.srvMu.Unlock()
 	defer r.rt.Load().stop()
+	// No source message is delivered past this point; what rules
+	// published is flushed.
+	r.reload.Lock()
+	r.stopSources(ctx)
+	r.reload.Unlock()
 	var err error
 	if srv != nil {
 		srv.SetKeepAlivesEnabled(false)

@@ -195,12 +195,18 @@ func buildJWT(ps *problems, cfg *Config, from authOrigin) jwtSetup {
 
 // Secrets lists every secret value the ruleset holds, longest first, for
 // redaction: the config's (Config.Secrets: vars_from, EVENTROUTER_VARS_*)
-// and auth.jwt's HMAC secret (from secret or secret_env) and JWKS URL
-// password.
+// auth.jwt's HMAC secret (from secret or secret_env) and JWKS URL
+// password, and those of plugin configs (Secreter).
 func (rs *Ruleset) Secrets() []string {
 	out := rs.Config.Secrets()
-	if len(rs.auth.secrets) == 0 {
-		return out
+	for _, name := range keysOf(rs.pluginConfigs) {
+		if s, ok := rs.pluginConfigs[name].(Secreter); ok {
+			for _, v := range s.Secrets() {
+				if v != "" && !slices.Contains(out, v) {
+					out = append(out, v)
+				}
+			}
+		}
 	}
 	out = append(out, rs.auth.secrets...)
 	slices.SortFunc(out, func(a, b string) int {

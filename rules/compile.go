@@ -25,6 +25,10 @@ type Rule struct {
 	Namespace string      // namespace of socket rules; "" for HTTP rules
 	Spec      RuleSpec    // the rule as written
 
+	// source and pattern split the on: of a TriggerSource rule
+	// ("nats", "orders.>").
+	source, pattern string
+
 	when *vm.Program
 	do   branch // runs when when holds (or there is no when)
 	els  branch // runs when when is false
@@ -66,6 +70,10 @@ type Ruleset struct {
 	usesJWT bool
 	// memoryBudget is limits.expr_memory, the budget of each VM run.
 	memoryBudget uint
+	// sourceRules are the TriggerSource rules in file order;
+	// pluginConfigs the decoded plugins.NAME sections.
+	sourceRules   []*Rule
+	pluginConfigs map[string]any
 }
 
 // ruleKey finds the rules for one trigger in one namespace.
@@ -111,6 +119,7 @@ func compile(cfg *Config, reg *Registry, ps *problems, from authOrigin) (*Rulese
 	rs := &Ruleset{Config: cfg, registry: reg, index: map[ruleKey][]*Rule{}, memoryBudget: memoryBudget(cfg.Limits)}
 	ps.vocab = newVocabulary(reg)
 	rs.auth = buildJWT(ps, cfg, from)
+	rs.pluginConfigs = decodePluginConfigs(ps, reg, cfg)
 	opts := exprOptions(reg, cfg.Limits)
 	subCfg := subConfig(opts)
 	names := map[string]int{}
@@ -137,7 +146,17 @@ func compile(cfg *Config, reg *Registry, ps *problems, from authOrigin) (*Rulese
 		}
 		r := &Rule{Name: name, Index: i, On: spec.On, Spec: spec}
 
+		src, pattern, srcProblem, isSource := reg.sourceTrigger(strings.TrimSpace(spec.On))
 		switch on := strings.TrimSpace(spec.On); {
+		case isSource:
+			if srcProblem != "" {
+				ps.add(key+".on", name, "%s", srcProblem)
+				break
+			}
+			r.Kind, r.source, r.pattern = TriggerSource, src.Prefix, pattern
+			if spec.Namespace != "" {
+				ps.add(key+".namespace", name, "namespace: %s rules have no namespace", src.Prefix)
+			}
 		case on == "":
 			ps.add(key, name, "on: a trigger is required (an event name, connection, disconnect, * or METHOD /path)")
 		case on == "connection":
@@ -169,7 +188,7 @@ func compile(cfg *Config, reg *Registry, ps *problems, from authOrigin) (*Rulese
 			r.Kind = TriggerEvent
 		}
 		r.On = strings.TrimSpace(spec.On)
-		if r.Kind != TriggerHTTP && r.Kind != 0 {
+		if r.Kind&ServerTriggers == 0 && r.Kind != 0 {
 			r.Namespace = spec.Namespace
 			if r.Namespace == "" {
 				r.Namespace = "/"
@@ -208,6 +227,9 @@ func compile(cfg *Config, reg *Registry, ps *problems, from authOrigin) (*Rulese
 		rs.usesServer = rs.usesServer || r.calls(serverReads...)
 		rs.usesJWT = rs.usesJWT || r.calls(jwtFuncs...)
 		rs.Rules = append(rs.Rules, r)
+		if r.Kind == TriggerSource {
+			rs.sourceRules = append(rs.sourceRules, r)
+		}
 		if r.Kind != 0 {
 			k := ruleKey{kind: r.Kind, ns: r.Namespace, name: r.On}
 			if r.Kind == TriggerConnection || r.Kind == TriggerDisconnect {

@@ -19,6 +19,9 @@ type Config struct {
 	VarsFrom map[string]VarSource `koanf:"vars_from" doc:"vars read from outside the file, each from an environment variable, a file or a systemd credential; their values are secrets, never printed"`
 	Auth     AuthConfig           `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
 	Rules    []RuleSpec           `koanf:"rules" doc:"the event rules, evaluated in file order"`
+	// Plugins holds each plugin's own section, decoded against the
+	// plugin's Config at compile time (see Ruleset.PluginConfig).
+	Plugins map[string]map[string]any `koanf:"plugins" doc:"each plugin's own settings, under its name (plugins.nats); see the plugin's keys"`
 }
 
 // ServerConfig configures the public listener.
@@ -119,7 +122,7 @@ const (
 type RuleSpec struct {
 	Name        string     `koanf:"name" doc:"unique rule name"`
 	Description string     `koanf:"description" doc:"free text"`
-	On          string     `koanf:"on" doc:"trigger: an event name, connection, disconnect, * or METHOD /path"`
+	On          string     `koanf:"on" doc:"trigger: an event name, connection, disconnect, *, METHOD /path or a source's PREFIX:PATTERN (nats:orders.>)"`
 	Namespace   string     `koanf:"namespace" doc:"namespace of a socket rule (default /)"`
 	When        string     `koanf:"when" doc:"optional boolean expression"`
 	Do          []string   `koanf:"do" doc:"expressions, each yielding actions"`

@@ -62,7 +62,7 @@ func (e *RuleError) Unwrap() error { return e.Err }
 // modify it.
 func (rs *Ruleset) Match(ev *Event) []*Rule {
 	ns := ev.Namespace
-	if ns == "" && ev.Kind != TriggerHTTP {
+	if ns == "" && ev.Kind&ServerTriggers == 0 {
 		ns = "/"
 	}
 	switch ev.Kind {
@@ -76,6 +76,8 @@ func (rs *Ruleset) Match(ev *Event) []*Rule {
 		return rs.index[ruleKey{kind: ev.Kind, ns: ns}]
 	case TriggerHTTP:
 		return rs.index[ruleKey{kind: TriggerHTTP, name: ev.Name}]
+	case TriggerSource:
+		return rs.matchSource(ev)
 	}
 	return nil
 }
@@ -295,13 +297,15 @@ func (rs *Ruleset) fillEnv(env *Env, ev *Event) {
 		Body:      ev.Request.Body,
 		Request:   ev.Request,
 		Reason:    ev.Reason,
+		Subject:   ev.Subject,
+		Meta:      ev.Meta,
 		Vars:      rs.Config.Vars,
 		Bearer:    bearerToken,
 	}
 	if ev.Vars != nil {
 		env.Vars = ev.Vars
 	}
-	if env.Namespace == "" && ev.Kind != TriggerHTTP {
+	if env.Namespace == "" && ev.Kind&ServerTriggers == 0 {
 		env.Namespace = "/"
 	}
 	if env.Args == nil {

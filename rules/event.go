@@ -3,13 +3,14 @@ package rules
 import "time"
 
 // Event is one incoming thing for rules to react to: a socket event, a
-// connection, a disconnection or an HTTP request.
+// connection, a disconnection, an HTTP request or a source's message.
 type Event struct {
 	// Kind says which of the four it is.
 	Kind TriggerKind
 	// Name is the Socket.IO event name for TriggerEvent, "connection" or
 	// "disconnect" for lifecycle events, and the route pattern
-	// ("POST /post") for TriggerHTTP.
+	// ("POST /post") for TriggerHTTP, and "PREFIX:SUBJECT"
+	// ("nats:orders.new") for TriggerSource.
 	Name string
 	// Namespace is the socket's namespace; empty means "/".
 	Namespace string
@@ -29,6 +30,15 @@ type Event struct {
 	// Server answers the reads room_size and socket_rooms. Nil reads as a
 	// server with no rooms.
 	Server ServerView
+	// Trigger, for TriggerSource, is the on: of the rules the message was
+	// delivered for ("nats:orders.>"); empty means every rule of the
+	// source whose pattern matches Subject (rule tests).
+	Trigger string
+	// Subject is the subject (topic, channel) of a source message.
+	Subject string
+	// Meta holds what else a source tells about a message, as meta (nats:
+	// reply and headers).
+	Meta map[string]any
 	// Time is when the event happened: jwt() checks a token's exp and nbf
 	// against it. Zero means the time of evaluation; tests set it.
 	Time time.Time
@@ -91,6 +101,8 @@ type Env struct {
 	Request   Request        `expr:"request"`   // the request, for HTTP rules
 	Reason    string         `expr:"reason"`    // disconnect reason
 	Vars      map[string]any `expr:"vars"`      // the config's vars
+	Subject   string         `expr:"subject"`   // a source message's subject, for source rules
+	Meta      map[string]any `expr:"meta"`      // what else the source tells, for source rules
 
 	// RoomSize is room_size(room[, namespace]): how many sockets are in
 	// room, in the event's namespace unless one is given ("/" for HTTP

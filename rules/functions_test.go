@@ -36,6 +36,7 @@ var reviewedFunctions = map[string]string{
 	"leave": "action", "log": "action", "log_at": "action", "reject": "action",
 	"reply": "action", "respond": "action", "set": "action", "spread": "value",
 	"to": "action", "to_others": "action",
+	"nats_publish": "action (the nats plugin's: executing it publishes, evaluating it does no I/O)",
 
 	// expr v1.17.8 builtins: pure functions of their arguments.
 	"abs": "math", "ceil": "math", "floor": "math", "round": "math",

@@ -18,9 +18,13 @@ const (
 	TriggerConnection                         // a socket joins a namespace
 	TriggerDisconnect                         // a socket leaves
 	TriggerHTTP                               // an HTTP request to a route
+	TriggerSource                             // a message from a plugin's Source (on: nats:orders.>)
 
 	// AnyTrigger allows a function in every kind of rule.
-	AnyTrigger = TriggerEvent | TriggerConnection | TriggerDisconnect | TriggerHTTP
+	AnyTrigger = TriggerEvent | TriggerConnection | TriggerDisconnect | TriggerHTTP | TriggerSource
+	// ServerTriggers are the kinds without a socket: HTTP routes and
+	// source messages.
+	ServerTriggers = TriggerHTTP | TriggerSource
 	// SocketTriggers are the kinds that have a socket.
 	SocketTriggers = TriggerEvent | TriggerConnection | TriggerDisconnect
 )
@@ -31,7 +35,7 @@ func (k TriggerKind) String() string {
 	for _, n := range []struct {
 		k    TriggerKind
 		name string
-	}{{TriggerEvent, "socket event"}, {TriggerConnection, "connection"}, {TriggerDisconnect, "disconnect"}, {TriggerHTTP, "HTTP route"}} {
+	}{{TriggerEvent, "socket event"}, {TriggerConnection, "connection"}, {TriggerDisconnect, "disconnect"}, {TriggerHTTP, "HTTP route"}, {TriggerSource, "source"}} {
 		if k&n.k != 0 {
 			names = append(names, n.name)
 		}
@@ -87,6 +91,14 @@ type Plugin struct {
 	// socket.state, join in socket.rooms). It must not modify sock's maps
 	// or slices in place: they may be shared; it replaces them instead.
 	Overlay func(sock *Socket, a Action)
+	// Source, if set, makes the plugin an event source too: rules whose
+	// on: starts with its prefix react to its messages.
+	Source *Source
+	// Config, if set, is a pointer to the plugin's config struct holding
+	// its defaults (koanf and doc tags name and describe its keys). The
+	// file's plugins.NAME section is decoded strictly into a copy, found
+	// by Ruleset.PluginConfig and SourceRun.Config.
+	Config any
 }
 
 // Registry holds the plugins a rule set may use. Each rule set compiles
@@ -95,12 +107,13 @@ type Registry struct {
 	plugins map[string]*Plugin
 	funcs   map[string]*Function
 	kinds   map[string]*Plugin
+	sources map[string]*Plugin // plugins with a Source, by prefix
 }
 
 // NewRegistry returns a registry with only the core helper functions
 // (spread) registered.
 func NewRegistry() *Registry {
-	r := &Registry{plugins: map[string]*Plugin{}, funcs: map[string]*Function{}, kinds: map[string]*Plugin{}}
+	r := &Registry{plugins: map[string]*Plugin{}, funcs: map[string]*Function{}, kinds: map[string]*Plugin{}, sources: map[string]*Plugin{}}
 	r.MustRegister(corePlugin())
 	return r
 }
@@ -151,6 +164,16 @@ func (r *Registry) Register(p Plugin) error {
 	if len(p.Kinds) > 0 && p.Executor == nil {
 		return fmt.Errorf("register plugin %q: has action kinds but no Executor", p.Name)
 	}
+	if p.Source != nil {
+		if err := r.registerSource(&p); err != nil {
+			return err
+		}
+	}
+	if p.Config != nil {
+		if t := reflect.TypeOf(p.Config); t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+			return fmt.Errorf("register plugin %q: Config is %T, want a pointer to a struct", p.Name, p.Config)
+		}
+	}
 	// Own the lists, so the caller changing its Plugin later cannot change
 	// what the registry holds.
 	p.Functions = slices.Clone(p.Functions)
@@ -167,6 +190,9 @@ func (r *Registry) Register(p Plugin) error {
 	}
 	for _, k := range pp.Kinds {
 		r.kinds[k] = pp
+	}
+	if pp.Source != nil {
+		r.sources[pp.Source.Prefix] = pp
 	}
 	return nil
 }

@@ -136,7 +136,7 @@ func TestPluginsSorted(t *testing.T) {
 	reg := builtin.Registry()
 	reg.MustRegister(rules.Plugin{Name: "aaa", Functions: []rules.Function{fn("aaa")}})
 	reg.MustRegister(rules.Plugin{Name: "zzz", Functions: []rules.Function{fn("zzz")}})
-	want := []string{"aaa", "core", "disconnect", "emit", "log", "reject", "respond", "rooms", "state", "zzz"}
+	want := []string{"aaa", "core", "disconnect", "emit", "log", "nats", "reject", "respond", "rooms", "state", "zzz"}
 	if got := pluginNames(reg); !reflect.DeepEqual(got, want) {
 		t.Errorf("Plugins() = %q, want %q", got, want)
 	}
@@ -196,7 +196,8 @@ func TestTriggerKindString(t *testing.T) {
 		rules.SocketTriggers:                         "socket event or connection or disconnect",
 		rules.TriggerConnection | rules.TriggerHTTP:  "connection or HTTP route",
 		rules.TriggerDisconnect:                      "disconnect",
-		rules.AnyTrigger &^ rules.TriggerDisconnect:  "socket event or connection or HTTP route",
+		rules.AnyTrigger &^ rules.TriggerDisconnect:  "socket event or connection or HTTP route or source",
+		rules.ServerTriggers:                         "HTTP route or source",
 	}
 	for k, want := range tests {
 		if got := k.String(); got != want {

@@ -5,6 +5,7 @@ import (
 	"github.com/eventrouter/eventrouter/actions/disconnect"
 	"github.com/eventrouter/eventrouter/actions/emit"
 	"github.com/eventrouter/eventrouter/actions/logaction"
+	"github.com/eventrouter/eventrouter/actions/nats"
 	"github.com/eventrouter/eventrouter/actions/reject"
 	"github.com/eventrouter/eventrouter/actions/respond"
 	"github.com/eventrouter/eventrouter/actions/rooms"
@@ -12,7 +13,8 @@ import (
 	"github.com/eventrouter/eventrouter/rules"
 )
 
-// Plugins returns every built-in plugin.
+// Plugins returns every built-in plugin. Each call makes new instances of
+// the plugins that hold state (nats: its connection).
 func Plugins() []rules.Plugin {
 	return []rules.Plugin{
 		logaction.Plugin(),
@@ -22,6 +24,7 @@ func Plugins() []rules.Plugin {
 		respond.Plugin(),
 		reject.Plugin(),
 		disconnect.Plugin(),
+		nats.New().Plugin(),
 	}
 }
 

@@ -23,7 +23,7 @@ const (
 func Plugin() rules.Plugin {
 	eventFn := func(name, usage, doc string, kind string) rules.Function {
 		return rules.Function{
-			Name: name, Usage: usage, Doc: doc, Triggers: rules.SocketTriggers | rules.TriggerHTTP,
+			Name: name, Usage: usage, Doc: doc, Triggers: rules.AnyTrigger,
 			Types: []any{new(func(string, ...any) rules.Action)},
 			BuildAction: func(a *rules.Action, args []any, _ bool) error {
 				ev, _ := args[0].(string)
@@ -37,7 +37,7 @@ func Plugin() rules.Plugin {
 	}
 	roomFn := func(name, usage, doc, kind string) rules.Function {
 		return rules.Function{
-			Name: name, Usage: usage, Doc: doc, Triggers: rules.SocketTriggers | rules.TriggerHTTP,
+			Name: name, Usage: usage, Doc: doc, Triggers: rules.AnyTrigger,
 			Types: []any{new(func(string, string, ...any) rules.Action), new(func([]any, string, ...any) rules.Action), new(func([]string, string, ...any) rules.Action)},
 			BuildAction: func(a *rules.Action, args []any, _ bool) error {
 				rooms, err := Rooms(args[0])
