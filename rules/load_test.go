@@ -55,6 +55,15 @@ var badConfigs = []struct {
 		`:27:5: rule "chat-again": limits: event "chat" in namespace / already has limits from rule "chat"; set them on one rule only`,
 		`:27:14: rule "chat-again": unknown key limits.event_per_second, did you mean events_per_second?`,
 	}},
+	{"sources.bad.yaml", []string{
+		`:2:3: plugins.nats: unknown key "urll", did you mean url?`,
+		`:4:3: plugins: no plugin "natz" takes a config (plugins with one: nats), did you mean nats?`,
+		`:8:5: rule "typo": on: unknown source "nast:", did you mean nats:?`,
+		`:11:5: rule "wild": on: nats: subject "orders.>.new": > must be the last token`,
+		`:14:5: rule "empty": on: nats: needs a pattern after the colon`,
+		`:18:5: rule "ns": namespace: nats rules have no namespace`,
+		`:20:9: rule "ns": do[0]: emit(event, args...) is only valid in socket event or connection rules, not in a source rule`,
+	}},
 	{"unknown-key.bad.yaml", []string{
 		":5:5: unknown key server.cors.methiods, did you mean methods?",
 	}},

@@ -92,6 +92,26 @@ func (r *Registry) registerSource(p *Plugin) error {
 	return nil
 }
 
+// prefixes lists the source prefixes as written, with their colon.
+func prefixes(sources map[string]*Plugin) []string {
+	out := keysOf(sources)
+	for i := range out {
+		out[i] += ":"
+	}
+	return out
+}
+
+// SourceOf splits an on: such as "nats:orders.new" into the prefix of a
+// registered source and the rest, reporting whether it names one.
+func (r *Registry) SourceOf(on string) (prefix, rest string, ok bool) {
+	prefix, rest, found := strings.Cut(strings.TrimSpace(on), ":")
+	if !found {
+		return "", "", false
+	}
+	_, ok = r.sources[prefix]
+	return prefix, strings.TrimSpace(rest), ok
+}
+
 // SourcePlugins lists the plugins that have a Source, sorted by prefix.
 func (r *Registry) SourcePlugins() []Plugin {
 	out := make([]Plugin, 0, len(r.sources))
@@ -123,7 +143,7 @@ func (r *Registry) sourceTrigger(on string) (src *Source, pattern string, proble
 	if !known {
 		// An event name may hold a colon (chat:message); a near miss of a
 		// source prefix is a typo.
-		if dym := DidYouMean(prefix, keysOf(r.sources)); dym != "" {
+		if dym := DidYouMean(prefix+":", prefixes(r.sources)); dym != "" {
 			return nil, "", fmt.Sprintf("on: unknown source %q%s", prefix+":", dym), true
 		}
 		return nil, "", "", false

@@ -31,6 +31,9 @@ func Eval(rs *rules.Ruleset, c Case) (rules.Result, error) {
 // concrete route path is resolved to the config's route pattern, and the
 // case's vars are merged over the config's.
 func NewEvent(rs *rules.Ruleset, c Case) (*rules.Event, error) {
+	if prefix, subject, ok := rs.Registry().SourceOf(c.Event.On); ok {
+		return sourceEvent(rs, c, prefix, subject)
+	}
 	if err := c.validateEvent(); err != nil {
 		return nil, err
 	}
@@ -85,6 +88,24 @@ func NewEvent(rs *rules.Ruleset, c Case) (*rules.Event, error) {
 		ev.Socket.Rooms = []string{ev.Socket.ID}
 	}
 	ev.Server = c.Server.view(ev.Namespace)
+	return ev, nil
+}
+
+// sourceEvent builds the event of a source message case: every rule of
+// the source whose pattern matches subject reacts.
+func sourceEvent(rs *rules.Ruleset, c Case, prefix, subject string) (*rules.Event, error) {
+	e := c.Event
+	if len(e.Args) > 0 || e.Ack || e.Namespace != "" || e.Reason != "" || e.Body != nil || !reflect.ValueOf(e.Request).IsZero() || !reflect.ValueOf(c.Socket).IsZero() {
+		return nil, fmt.Errorf("event: a %s message takes data (its payload) and meta, not args, ack, namespace, reason, body, request or socket", prefix)
+	}
+	if subject == "" {
+		return nil, fmt.Errorf("event.on: %q needs a subject after the colon", e.On)
+	}
+	ev := rules.SourceEvent(prefix, "", subject, wire(e.Data), nil)
+	if e.Meta != nil {
+		ev.Meta = wire(e.Meta).(map[string]any)
+	}
+	ev.Time, ev.Vars, ev.Server = e.Time, mergeVars(rs, c.Vars), c.Server.view("/")
 	return ev, nil
 }
 

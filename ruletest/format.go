@@ -63,7 +63,10 @@ type Case struct {
 // Event is the incoming event of a case.
 type Event struct {
 	// On is the trigger: a Socket.IO event name, "connection",
-	// "disconnect", or an HTTP route written "METHOD /path". A route may be
+	// "disconnect", a source's message written "PREFIX:SUBJECT"
+	// ("nats:orders.new": the rules whose pattern matches the subject
+	// react, with subject set and data as the payload), or an HTTP route
+	// written "METHOD /path". A route may be
 	// the pattern as written in the config ("GET /users/{id}") or a
 	// concrete path ("GET /users/42"), which is resolved to its pattern the
 	// way the daemon's router does, filling request.params.
@@ -88,6 +91,9 @@ type Event struct {
 	Request Request `yaml:"request"`
 	// Reason is why a socket disconnected, for disconnect events.
 	Reason string `yaml:"reason"`
+	// Meta is what else a source tells about its message, as meta (nats:
+	// reply and headers), for source events.
+	Meta map[string]any `yaml:"meta"`
 }
 
 // Request is the HTTP request of a route case. Method and Path default to
