@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/eventrouter/eventrouter/ruletest"
+	natsgo "github.com/nats-io/nats.go"
 )
 
 // TestRuleTestsAgainstDaemon proves that what `eventrouter test` shows is
@@ -119,6 +121,7 @@ type replayer struct {
 	agent *nodeclient.Agent
 	d     *daemon
 	rs    *rules.Ruleset
+	nats  *natsgo.Conn // publishes the cases' NATS messages; nil without nats rules
 
 	mu     sync.Mutex
 	cur    *replayPlan            // the case being replayed
@@ -162,7 +165,49 @@ func newReplayer(t *testing.T, agent *nodeclient.Agent, s *ruletest.Suite) *repl
 	}
 	rp.d = bootStandIns(t, s.Config, standIns, router.Options{Prepare: rp.prepare, Trace: rp.trace})
 	rp.rs = rp.d.Router.Runtime().Rules
+	if rp.rs.PluginConfig("nats") != nil || len(rp.rs.SourcePatterns("nats")) > 0 {
+		rp.useNATS(t)
+	}
 	return rp
+}
+
+// useNATS points the daemon's nats plugin at a real NATS server of the
+// test's own, by reloading the config with plugins.nats.url changed, so
+// the cases' NATS messages are replayed as real publishes.
+func (rp *replayer) useNATS(t *testing.T) {
+	srv := startNATS(t)
+	cfg := *rp.rs.Config
+	cfg.Plugins = maps.Clone(cfg.Plugins)
+	section := maps.Clone(cfg.Plugins["nats"])
+	if section == nil {
+		section = map[string]any{}
+	}
+	section["url"] = srv.ClientURL()
+	if cfg.Plugins == nil {
+		cfg.Plugins = map[string]map[string]any{}
+	}
+	cfg.Plugins["nats"] = section
+	rs, err := rules.Compile(&cfg, rp.rs.Registry())
+	if err != nil {
+		t.Fatalf("compile the config with the test's NATS server: %v", err)
+	}
+	if err := rp.d.Router.Reload(rs, ""); err != nil {
+		t.Fatalf("reload with the test's NATS server: %v", err)
+	}
+	rp.rs = rs
+	patterns := rs.SourcePatterns("nats")
+	waitCount(t, func() int {
+		if c := connOf(t, srv, natsName(rs)); c != nil {
+			return len(c.Subs)
+		}
+		return -1
+	}, len(patterns))
+	nc, err := natsgo.Connect(srv.ClientURL(), natsgo.Name("difftest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	rp.nats = nc
 }
 
 // prepare is the daemon's Options.Prepare: it lays the current case's
@@ -191,12 +236,15 @@ func (rp *replayer) prepare(ev *rules.Event) {
 	if !w.Time.IsZero() {
 		ev.Time = w.Time // event.time: the clock jwt() checks against
 	}
-	if ev.Kind == rules.TriggerHTTP {
+	switch ev.Kind {
+	case rules.TriggerSource:
+		ev.Meta = w.Meta // the case's stand-in, as for the socket's id
+	case rules.TriggerHTTP:
 		ev.Request.Address = w.Request.Address
 		if p.params {
 			ev.Request.Path = w.Request.Path
 		}
-	} else {
+	default:
 		ev.Socket.ID, ev.Socket.Rooms, ev.Socket.State = w.Socket.ID, w.Socket.Rooms, w.Socket.State
 		ev.Socket.Handshake.Address, ev.Socket.Handshake.Secure = w.Socket.Handshake.Address, w.Socket.Handshake.Secure
 		ev.Reason = w.Reason
@@ -217,7 +265,7 @@ func (p *replayPlan) claims(ev *rules.Event) (own, setup bool) {
 		return false, false
 	}
 	switch ev.Kind {
-	case rules.TriggerHTTP:
+	case rules.TriggerHTTP, rules.TriggerSource:
 		p.claimed = true
 	case rules.TriggerEvent, rules.TriggerDisconnect:
 		p.claimed = p.sid != "" && ev.Socket.ID == p.sid
@@ -298,9 +346,18 @@ func (rp *replayer) replay(t *testing.T, c ruletest.Case) {
 	logsFrom := rp.d.Logs.Len()
 
 	var executed []rules.Action
-	if want.Kind == rules.TriggerHTTP {
+	switch want.Kind {
+	case rules.TriggerSource:
+		if len(rp.rs.Match(want)) == 0 {
+			// No rule's pattern matches the subject, so the daemon does
+			// not subscribe to it: the message would never reach it.
+			t.Logf("no rule subscribes to %s; nothing reaches the daemon", want.Name)
+			return
+		}
+		executed = rp.replaySource(t, p)
+	case rules.TriggerHTTP:
 		executed = rp.replayRoute(t, p)
-	} else {
+	default:
 		executed = rp.replaySocket(t, p)
 	}
 	executed = asShown(executed)
@@ -476,10 +533,7 @@ func (rp *replayer) closeSocket(t *testing.T, id string) {
 // with a client connected to / beforehand, each broadcast.
 func (rp *replayer) replayRoute(t *testing.T, p *replayPlan) []rules.Action {
 	t.Helper()
-	watcher := fmt.Sprintf("case-%d-watcher", p.seq)
-	rp.agent.Connect(watcher, rp.d.URL, map[string]any{"transports": []string{"websocket"}})
-	rp.agent.WaitConnect(t, watcher)
-	rp.waitSetUp(t, p)
+	watcher := rp.watch(t, p)
 	defer rp.closeSocket(t, watcher)
 	rq := p.want.Request
 	target := rp.d.URL + rq.Path
@@ -557,6 +611,47 @@ func (rp *replayer) replayRoute(t *testing.T, p *replayPlan) []rules.Action {
 	for k, v := range a.Headers {
 		if resp.Header.Get(k) != v {
 			t.Errorf("response header %s: %q, want %q from respond", k, resp.Header.Get(k), v)
+		}
+	}
+	return executed
+}
+
+// watch connects a socket that watches p's broadcasts, as its setup
+// connection, and returns its id.
+func (rp *replayer) watch(t *testing.T, p *replayPlan) string {
+	t.Helper()
+	watcher := fmt.Sprintf("case-%d-watcher", p.seq)
+	rp.agent.Connect(watcher, rp.d.URL, map[string]any{"transports": []string{"websocket"}})
+	rp.agent.WaitConnect(t, watcher)
+	rp.waitSetUp(t, p)
+	return watcher
+}
+
+// replaySource publishes the case's message on NATS, with a watcher
+// connected, and returns the actions the daemon executed, after checking
+// the broadcasts the watcher received.
+func (rp *replayer) replaySource(t *testing.T, p *replayPlan) []rules.Action {
+	t.Helper()
+	if prefix, _, _ := strings.Cut(p.want.Name, ":"); prefix != "nats" || rp.nats == nil {
+		t.Fatalf("cannot replay a %s message", prefix)
+	}
+	watcher := rp.watch(t, p)
+	defer rp.closeSocket(t, watcher)
+	payload, ok := p.want.Args[0].(string)
+	if !ok {
+		raw, err := json.Marshal(p.want.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload = string(raw)
+	}
+	if err := rp.nats.Publish(p.want.Subject, []byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+	executed := rp.waitTrace(t, p, false)
+	for _, a := range executed {
+		if a.Kind == "broadcast" {
+			rp.observeEvent(t, watcher, a)
 		}
 	}
 	return executed
@@ -643,6 +738,12 @@ func wireMismatches(p *replayPlan) []string {
 				out = append(out, fmt.Sprintf("%s.%s: case %q, wire %q (present: %t)", field, k, v, g, ok))
 			}
 		}
+	}
+	if w.Kind == rules.TriggerSource {
+		same("event", w.Name, got.Name)
+		same("subject", w.Subject, got.Subject)
+		same("data", w.Args, got.Args)
+		return out
 	}
 	if w.Kind == rules.TriggerHTTP {
 		same("route", w.Name, got.Name)
