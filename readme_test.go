@@ -31,6 +31,16 @@ func TestDocsDocumentEverything(t *testing.T) {
 			t.Errorf("docs/configuration.md does not document config key %s", k)
 		}
 	}
+	for _, p := range builtin.Registry().Plugins() {
+		if p.Config == nil {
+			continue
+		}
+		for _, k := range configKeys("plugins."+p.Name, reflect.TypeOf(p.Config).Elem()) {
+			if !strings.Contains(configDoc, "`"+k+"`") {
+				t.Errorf("docs/configuration.md does not document config key %s (plugin %s)", k, p.Name)
+			}
+		}
+	}
 	for _, k := range configKeys("", reflect.TypeOf(rules.RuleSpec{})) {
 		if !strings.Contains(rulesDoc, "`"+k+"`") {
 			t.Errorf("docs/rules.md does not document rule key %s", k)

@@ -177,6 +177,7 @@ func changedSettings(old, next *rules.Config) []string {
 	add("vars", old.Vars, next.Vars)
 	add("vars_from", old.VarsFrom, next.VarsFrom)
 	add("auth", old.Auth, next.Auth)
+	add("plugins", old.Plugins, next.Plugins)
 	return out
 }
 

@@ -35,8 +35,8 @@ type Options struct {
 	// should feed the daemon's reload loop and return the reload's result.
 	Reload func(ctx context.Context) error
 	// Prepare, when set, is called with every event the router builds
-	// (connection, socket event, disconnect, HTTP route) before it is
-	// evaluated, and may change it. It runs on the event's own goroutine
+	// (connection, socket event, disconnect, HTTP route, source message)
+	// before it is evaluated, and may change it. It runs on the event's own goroutine
 	// and must not block. The differential rule tests use it to replay
 	// what a real client cannot send (a socket's id, state and rooms, a
 	// disconnect reason); nil costs nothing.
