@@ -400,6 +400,13 @@ func checkCalls(ps *problems, reg *Registry, cfg *Config, prog *vm.Program, kind
 	v := &callVisitor{}
 	node := prog.Node()
 	ast.Walk(&node, v)
+	if kind != TriggerSource {
+		for _, id := range v.sourceVars {
+			line, col := offsetToLineCol(src, id.from)
+			fl, fc := ps.pos.exprPosition(key, line, col)
+			ps.addAt(key, rule, fl, fc, fmt.Sprintf("%s: %s is only set in source rules (on: \"nats:SUBJECT\"), not in a %s rule", field, id.name, kind))
+		}
+	}
 	for _, c := range v.calls {
 		if slices.Contains(jwtFuncs, c.name) && !cfg.Auth.JWT.Configured() {
 			line, col := offsetToLineCol(src, c.from)
@@ -422,9 +429,14 @@ type call struct {
 	from int
 }
 
-type callVisitor struct{ calls []call }
+// callVisitor collects the calls of named functions, and the reads of
+// the variables only source rules set (subject, meta).
+type callVisitor struct{ calls, sourceVars []call }
 
 func (v *callVisitor) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok && (id.Value == "subject" || id.Value == "meta") {
+		v.sourceVars = append(v.sourceVars, call{name: id.Value, from: id.Location().From})
+	}
 	c, ok := (*n).(*ast.CallNode)
 	if !ok {
 		return

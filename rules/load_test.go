@@ -63,6 +63,8 @@ var badConfigs = []struct {
 		`:14:5: rule "empty": on: nats: needs a pattern after the colon`,
 		`:18:5: rule "ns": namespace: nats rules have no namespace`,
 		`:20:9: rule "ns": do[0]: emit(event, args...) is only valid in socket event or connection rules, not in a source rule`,
+		`:26:11: rule "subject-outside": when: subject is only set in source rules (on: "nats:SUBJECT"), not in a socket event rule`,
+		`:28:13: rule "subject-outside": do[0]: meta is only set in source rules (on: "nats:SUBJECT"), not in a socket event rule`,
 	}},
 	{"unknown-key.bad.yaml", []string{
 		":5:5: unknown key server.cors.methiods, did you mean methods?",
