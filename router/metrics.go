@@ -42,6 +42,7 @@ type metrics struct {
 	actionErrors *prometheus.CounterVec // kind
 	deliveries   prometheus.Counter
 	httpRequests *prometheus.CounterVec // route, status
+	sourceMsgs   *prometheus.CounterVec // trigger
 
 	reloadOK        prometheus.Gauge
 	reloadOKTime    prometheus.Gauge
@@ -97,6 +98,9 @@ func newMetrics() *metrics {
 		Help: "Config reload attempts, successful or not, unchanged ones included."})
 	m.configHash = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "config_hash",
 		Help: "Hash of the running config, as the hash label; the value is always 1."}, []string{"hash"})
+	m.sourceMsgs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "source_messages_total",
+		Help: "Messages source plugins delivered to the rules. trigger is the on: they were delivered for (nats:orders.>)."},
+		[]string{"trigger"})
 	m.configRules = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "config_rules",
 		Help: "Rules in the running config."})
 
@@ -104,7 +108,7 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.connections, m.connects, m.disconnects, m.rejected, m.events, m.ruleMatches, m.ruleErrors,
-		m.actions, m.actionErrors, m.deliveries, m.httpRequests,
+		m.actions, m.actionErrors, m.deliveries, m.httpRequests, m.sourceMsgs,
 		m.reloadOK, m.reloadOKTime, m.reloadFailures, m.reloads, m.configHash, m.configRules,
 	)
 	return m

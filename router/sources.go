@@ -42,6 +42,11 @@ func (r *Router) stopSources(ctx context.Context) {
 func (r *Router) deliverSource(ctx context.Context, ev *rules.Event) {
 	defer r.recoverEvent(ev.Name, nil)
 	rt := r.rt.Load()
+	trigger := ev.Trigger
+	if trigger == "" {
+		trigger = ev.Name
+	}
+	r.metrics.sourceMsgs.WithLabelValues(trigger).Inc()
 	ev.Server = serverView{r}
 	res := rt.Rules.Evaluate(r.prepared(ev))
 	r.logRuleErrors(rt, res, nil)

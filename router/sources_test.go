@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/actions/builtin"
 	"github.com/eventrouter/eventrouter/rules"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -103,6 +104,9 @@ rules:
 	}
 	if n := logs.FilterMessage("again").Len(); n != 1 {
 		t.Errorf("rule a-again logged %d times", n)
+	}
+	if n := testutil.ToFloat64(r.metrics.sourceMsgs.WithLabelValues("fake:a")); n != 1 {
+		t.Errorf("eventrouter_source_messages_total{trigger=fake:a} = %v, want 1", n)
 	}
 	run.Report(errors.New("lost tok-one-secret"))
 	if n := logs.FilterField(zap.String("error", "lost "+Redacted)).Len(); n != 1 {
