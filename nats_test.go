@@ -2,6 +2,7 @@ package eventrouter_test
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -204,5 +205,47 @@ func TestNATSEndToEnd(t *testing.T) {
 	}
 	if n := len(d.Logs.FilterMessageSnippet("reconnected").All()); n != 0 {
 		t.Errorf("%d reconnections logged", n)
+	}
+}
+
+// TestNATSServerRestart: when the NATS server goes away and comes back on
+// the same address, the daemon's connection (nats.go's reconnect) logs
+// the loss, comes back with its subscriptions, and messages flow again.
+func TestNATSServerRestart(t *testing.T) {
+	srv := startNATS(t)
+	port := srv.Addr().(*net.TCPAddr).Port
+	d := boot(t, natsConfig(t, srv, func(s string) string {
+		return strings.Replace(s, "    name: eventrouter\n", "    name: eventrouter\n    reconnect_wait: 20ms\n", 1)
+	}))
+	waitSubs(t, srv, "orders.*.*", "alerts.>")
+	agent := nodeclient.Start(t)
+	agent.Connect("c", d.URL, map[string]any{"transports": []string{"websocket"}})
+	agent.WaitConnect(t, "c")
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	waitLog(t, d.Logs, "source failed")
+	again, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatalf("nats server: %v", err)
+	}
+	go again.Start()
+	if !again.ReadyForConnections(10 * time.Second) {
+		t.Fatal("restarted nats server not ready")
+	}
+	t.Cleanup(again.Shutdown)
+	waitSubs(t, again, "orders.*.*", "alerts.>")
+	waitLog(t, d.Logs, "nats: reconnected to")
+
+	nc, err := natsgo.Connect(again.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if err := nc.Publish("alerts.back", []byte(`"up again"`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := agent.WaitEvent(t, "c", "alert"); !reflect.DeepEqual(got.Args, []any{"alerts.back", "up again"}) {
+		t.Errorf("alert after the restart = %#v", got.Args)
 	}
 }
