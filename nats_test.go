@@ -22,7 +22,13 @@ import (
 // loopback port, until the test ends.
 func startNATS(t *testing.T) *server.Server {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true})
+	return startNATSOn(t, server.RANDOM_PORT)
+}
+
+// startNATSOn is startNATS on a given loopback port.
+func startNATSOn(t *testing.T, port int) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatalf("nats server: %v", err)
 	}
@@ -225,15 +231,7 @@ func TestNATSServerRestart(t *testing.T) {
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	waitLog(t, d.Logs, "source failed")
-	again, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go again.Start()
-	if !again.ReadyForConnections(10 * time.Second) {
-		t.Fatal("restarted nats server not ready")
-	}
-	t.Cleanup(again.Shutdown)
+	again := startNATSOn(t, port)
 	waitSubs(t, again, "orders.*.*", "alerts.>")
 	waitLog(t, d.Logs, "nats: reconnected to")
 
