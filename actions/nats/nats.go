@@ -64,7 +64,7 @@ func (c *Config) Secrets() []string {
 var _ rules.Secreter = (*Config)(nil)
 
 // Plugin is one NATS plugin instance: its connection and subscriptions.
-// Register it with Register; it lives as long as the registry.
+// Register p.Plugin() in one registry; the instance lives as long as it.
 type Plugin struct {
 	mu      sync.Mutex
 	conn    *natsgo.Conn
@@ -122,11 +122,6 @@ func (p *Plugin) Plugin() rules.Plugin {
 			Stop:   p.stop,
 		},
 	}
-}
-
-// Register adds a new instance to reg.
-func Register(reg *rules.Registry) error {
-	return reg.Register(New().Plugin())
 }
 
 // checkSubject refuses what NATS would: empty tokens, whitespace, and
