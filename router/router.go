@@ -13,7 +13,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/eventrouter/eventrouter/internal/backend"
 	"github.com/eventrouter/eventrouter/internal/wire"
 	"github.com/eventrouter/eventrouter/router/fanout"
 	"github.com/eventrouter/eventrouter/router/wstransport"
@@ -51,6 +53,10 @@ type Options struct {
 	// and may keep both arguments. It is a debugging aid and what the
 	// differential rule tests observe; nil costs nothing.
 	Trace func(ev *rules.Event, executed []rules.Action)
+	// WebhookBackoff, when set, is the wait before a webhook delivery's
+	// retry n (1, 2, …) instead of exponential backoff with jitter; tests
+	// make it short.
+	WebhookBackoff func(n int) time.Duration
 }
 
 // Router serves Socket.IO clients and HTTP routes, and routes every event
@@ -83,6 +89,9 @@ type Router struct {
 	prepare func(ev *rules.Event)                          // Options.Prepare
 	trace   func(ev *rules.Event, executed []rules.Action) // Options.Trace
 
+	backends      *backend.Dispatcher // webhook() queues; they outlive reloads
+	backendClient *http.Client        // sends forward()'s requests
+
 	conns connCounter // sockets by client address, for the connection limits
 	peers peers       // open Engine.IO connections, see peerOf
 }
@@ -105,6 +114,8 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	r.rt.Store(rt)
 	r.metrics.configLoaded(rt)
 	r.limited = newLimitLog(r.log, r.metrics.reg)
+	r.backends = r.newDispatcher(r.metrics.reg, opts)
+	r.backendClient = &http.Client{}
 	warnAnyOrigin(r.log, rs.Config)
 
 	cfg := rs.Config.SocketIO
@@ -225,7 +236,8 @@ func (r *Router) Serve(ln net.Listener) error {
 
 // Shutdown stops gracefully: readiness turns false, the public listener
 // stops accepting, every socket is closed so clients reconnect elsewhere,
-// in-flight HTTP requests finish, and the admin listener closes last. It
+// in-flight HTTP requests finish, queued webhook deliveries are sent, and
+// the admin listener closes last. It
 // returns ctx's error if that takes longer than ctx allows.
 func (r *Router) Shutdown(ctx context.Context) error {
 	r.srvMu.Lock()
@@ -256,6 +268,11 @@ func (r *Router) Shutdown(ctx context.Context) error {
 		if serr := srv.Shutdown(ctx); err == nil {
 			err = serr
 		}
+	}
+	// Queued webhook deliveries are sent until ctx ends; the rest are
+	// dropped and counted.
+	if berr := r.backends.Close(ctx); err == nil {
+		err = berr
 	}
 	if aerr := r.shutdownAdmin(ctx); err == nil {
 		err = aerr

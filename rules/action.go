@@ -21,6 +21,7 @@ type Action struct {
 	Value   any               `json:"value,omitempty" yaml:"value,omitempty"`     // state value, rejection data
 	Level   string            `json:"level,omitempty" yaml:"level,omitempty"`     // log level
 	URL     string            `json:"url,omitempty" yaml:"url,omitempty"`         // webhook target
+	Backend string            `json:"backend,omitempty" yaml:"backend,omitempty"` // the backend webhook and forward reach
 	// Namespace is the namespace an action on other sockets addresses;
 	// empty means the event's ("/" for HTTP rules).
 	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
@@ -65,6 +66,23 @@ type RawTexts interface {
 	// arguments (by identity), arrived as.
 	RawJSON(v any) ([]byte, bool)
 }
+
+// BackendEffects is implemented by Effects that reach the config's
+// backends (see Config.Backends); the backends plugin needs it.
+type BackendEffects interface {
+	// Webhook queues payload, as JSON, for an asynchronous signed POST to
+	// backend, with retries. It never blocks; a full queue drops the
+	// delivery and returns an error.
+	Webhook(backend string, payload any) error
+	// Forward POSTs payload, as JSON, to backend within its timeout and
+	// returns the response of a 2xx: its body and whether it carries
+	// actions (see ActionsHeader). Any other outcome is an error.
+	Forward(ctx context.Context, backend string, payload any) (body []byte, actions bool, err error)
+}
+
+// ActionsHeader, set to "1" on a backend's response to forward(), says its
+// body is an actions object (reply, broadcast, to) rather than the reply.
+const ActionsHeader = "X-Eventrouter-Actions"
 
 // Executor carries out actions of the kinds a plugin builds.
 type Executor interface {

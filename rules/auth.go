@@ -196,7 +196,8 @@ func buildJWT(ps *problems, cfg *Config, from authOrigin) jwtSetup {
 // Secrets lists every secret value the ruleset holds, longest first, for
 // redaction: the config's (Config.Secrets: vars_from, EVENTROUTER_VARS_*)
 // auth.jwt's HMAC secret (from secret or secret_env) and JWKS URL
-// password, and those of plugin configs (Secreter).
+// password, those of plugin configs (Secreter), and the backends'
+// secrets (from secret or secret_env).
 func (rs *Ruleset) Secrets() []string {
 	out := rs.Config.Secrets()
 	for _, name := range keysOf(rs.pluginConfigs) {
@@ -209,6 +210,7 @@ func (rs *Ruleset) Secrets() []string {
 		}
 	}
 	out = append(out, rs.auth.secrets...)
+	out = append(out, rs.backendSecrets()...)
 	slices.SortFunc(out, func(a, b string) int {
 		if len(a) != len(b) {
 			return len(b) - len(a)

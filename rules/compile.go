@@ -66,8 +66,10 @@ type Ruleset struct {
 	usesServer bool
 	// auth verifies tokens for jwt() and jwt_error() (a nil verifier
 	// without auth.jwt); usesJWT is set when an expression calls them.
-	auth    jwtSetup
-	usesJWT bool
+	auth jwtSetup
+	// backends are the config's backends, their secrets read.
+	backends map[string]Backend
+	usesJWT  bool
 	// memoryBudget is limits.expr_memory, the budget of each VM run.
 	memoryBudget uint
 	// sourceRules are the TriggerSource rules in file order;
@@ -120,6 +122,7 @@ func compile(cfg *Config, reg *Registry, ps *problems, from authOrigin) (*Rulese
 	ps.vocab = newVocabulary(reg)
 	rs.auth = buildJWT(ps, cfg, from)
 	rs.pluginConfigs = decodePluginConfigs(ps, reg, cfg)
+	rs.backends = buildBackends(ps, cfg, from)
 	opts := exprOptions(reg, cfg.Limits)
 	subCfg := subConfig(opts)
 	names := map[string]int{}
@@ -415,6 +418,18 @@ func checkCalls(ps *problems, reg *Registry, cfg *Config, prog *vm.Program, kind
 			continue
 		}
 		f, ok := reg.funcs[c.name]
+		if ok && f.NamesBackend {
+			lit, isLit := c.first.(*ast.StringNode)
+			var name any
+			if isLit {
+				name = lit.Value
+			}
+			if msg := backendArgProblem(f, name, isLit, cfg.Backends); msg != "" {
+				line, col := offsetToLineCol(src, c.from)
+				fl, fc := ps.pos.exprPosition(key, line, col)
+				ps.addAt(key, rule, fl, fc, field+": "+msg)
+			}
+		}
 		if !ok || f.Triggers == 0 || f.Triggers&kind != 0 {
 			continue
 		}
@@ -425,8 +440,9 @@ func checkCalls(ps *problems, reg *Registry, cfg *Config, prog *vm.Program, kind
 }
 
 type call struct {
-	name string
-	from int
+	name  string
+	from  int
+	first ast.Node // the first argument; nil without arguments
 }
 
 // callVisitor collects the calls of named functions, and the reads of
@@ -442,7 +458,11 @@ func (v *callVisitor) Visit(n *ast.Node) {
 		return
 	}
 	if id, ok := c.Callee.(*ast.IdentifierNode); ok {
-		v.calls = append(v.calls, call{name: id.Value, from: c.Location().From})
+		cl := call{name: id.Value, from: c.Location().From}
+		if len(c.Arguments) > 0 {
+			cl.first = c.Arguments[0]
+		}
+		v.calls = append(v.calls, cl)
 	}
 }
 

@@ -16,9 +16,10 @@ type Config struct {
 	Vars       map[string]any `koanf:"vars" doc:"constants readable from every expression as vars.NAME"`
 	// VarsFrom lists, once loaded, each var an EVENTROUTER_VARS_* variable
 	// set too, as an env source: every secret's name is here.
-	VarsFrom map[string]VarSource `koanf:"vars_from" doc:"vars read from outside the file, each from an environment variable, a file or a systemd credential; their values are secrets, never printed"`
-	Auth     AuthConfig           `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
-	Rules    []RuleSpec           `koanf:"rules" doc:"the event rules, evaluated in file order"`
+	VarsFrom map[string]VarSource     `koanf:"vars_from" doc:"vars read from outside the file, each from an environment variable, a file or a systemd credential; their values are secrets, never printed"`
+	Auth     AuthConfig               `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
+	Backends map[string]BackendConfig `koanf:"backends" doc:"the HTTP services webhook() and forward() reach, by name"`
+	Rules    []RuleSpec               `koanf:"rules" doc:"the event rules, evaluated in file order"`
 	// Plugins holds each plugin's own section, decoded against the
 	// plugin's Config at compile time (see Ruleset.PluginConfig).
 	Plugins map[string]map[string]any `koanf:"plugins" doc:"each plugin's own settings, under its name (plugins.nats); see the plugin's keys"`

@@ -133,6 +133,7 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 	failed := map[string]bool{}
 	decodeInto(ps, failed, "", raw, reflect.ValueOf(&cfg).Elem())
 	applyDefaults(raw, failed, &cfg)
+	applyBackendDefaults(raw, &cfg)
 	validateSettings(ps, failed, &cfg)
 	vr.resolve(&cfg, failed)
 	return &cfg, ps, nil

@@ -70,6 +70,10 @@ type Function struct {
 	BuildAction func(dst *Action, args []any, deferred bool) error
 	// Triggers restricts the rules that may call it; zero means any.
 	Triggers TriggerKind
+	// NamesBackend says the first argument names a backend: the load
+	// refuses a call whose first argument is not a string literal naming
+	// an entry of the config's backends.
+	NamesBackend bool
 }
 
 // Plugin contributes expr functions and executes the actions they build.

@@ -136,7 +136,7 @@ func TestPluginsSorted(t *testing.T) {
 	reg := builtin.Registry()
 	reg.MustRegister(rules.Plugin{Name: "aaa", Functions: []rules.Function{fn("aaa")}})
 	reg.MustRegister(rules.Plugin{Name: "zzz", Functions: []rules.Function{fn("zzz")}})
-	want := []string{"aaa", "core", "disconnect", "emit", "log", "nats", "reject", "respond", "rooms", "state", "zzz"}
+	want := []string{"aaa", "backends", "core", "disconnect", "emit", "log", "nats", "reject", "respond", "rooms", "state", "zzz"}
 	if got := pluginNames(reg); !reflect.DeepEqual(got, want) {
 		t.Errorf("Plugins() = %q, want %q", got, want)
 	}

@@ -2,6 +2,7 @@
 package builtin
 
 import (
+	"github.com/eventrouter/eventrouter/actions/backends"
 	"github.com/eventrouter/eventrouter/actions/disconnect"
 	"github.com/eventrouter/eventrouter/actions/emit"
 	"github.com/eventrouter/eventrouter/actions/logaction"
@@ -25,6 +26,7 @@ func Plugins() []rules.Plugin {
 		reject.Plugin(),
 		disconnect.Plugin(),
 		nats.New().Plugin(),
+		backends.Plugin(),
 	}
 }
 
