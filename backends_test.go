@@ -90,7 +90,9 @@ func TestWebhookRetriesAndSigns(t *testing.T) {
 			t.Errorf("attempt %d: a tampered body verifies", i)
 		}
 	}
-	waitCount(t, func() int { return int(metricValue(t, d.Router.Registry(), "eventrouter_webhook_deliveries_total", "outcome", "delivered")) }, 1)
+	waitCount(t, func() int {
+		return int(metricValue(t, d.Router.Registry(), "eventrouter_webhook_deliveries_total", "outcome", "delivered"))
+	}, 1)
 	if got := metricValue(t, d.Router.Registry(), "eventrouter_webhook_deliveries_total", "outcome", "retried"); got != 2 {
 		t.Errorf("retried = %v, want 2", got)
 	}
@@ -100,7 +102,9 @@ func TestWebhookRetriesAndSigns(t *testing.T) {
 	if at := next(t, attempts); at.answered != http.StatusBadRequest {
 		t.Fatalf("got %d", at.answered)
 	}
-	waitCount(t, func() int { return int(metricValue(t, d.Router.Registry(), "eventrouter_webhook_deliveries_total", "outcome", "failed")) }, 1)
+	waitCount(t, func() int {
+		return int(metricValue(t, d.Router.Registry(), "eventrouter_webhook_deliveries_total", "outcome", "failed"))
+	}, 1)
 	if got := metricValue(t, d.Router.Registry(), "eventrouter_webhook_deliveries_total", "outcome", "retried"); got != 2 {
 		t.Errorf("retried = %v after a 4xx, want still 2", got)
 	}

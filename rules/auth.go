@@ -54,6 +54,9 @@ const (
 type authOrigin struct {
 	path    string          // the config file; relative key files are beside it
 	environ func() []string // nil means os.Environ
+	// standIns is set for rule tests (LoadOptions.StandIns): a backend's
+	// secret_env is not read, a stand-in takes its place.
+	standIns bool
 }
 
 // jwtFuncs are the rule functions that need auth.jwt.

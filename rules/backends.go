@@ -89,6 +89,8 @@ func buildBackends(ps *problems, cfg *Config, from authOrigin) map[string]Backen
 		case c.Secret != "" && c.SecretEnv != "":
 			ps.add(p+".secret_env", "", "%s: secret and secret_env are alternatives; set one", p)
 			ok = false
+		case c.SecretEnv != "" && from.standIns:
+			secret = "stand-in secret of backend " + name
 		case c.SecretEnv != "":
 			v, set := lookupEnv(from.environ, c.SecretEnv)
 			if !set || v == "" {

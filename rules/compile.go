@@ -96,7 +96,7 @@ func Load(path string, reg *Registry, opts LoadOptions) (*Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compile(cfg, reg, ps, authOrigin{path: path, environ: opts.Environ})
+	return compile(cfg, reg, ps, authOrigin{path: path, environ: opts.Environ, standIns: opts.StandIns != nil})
 }
 
 // Compile compiles an already decoded config against reg. Files that

@@ -112,7 +112,7 @@ func canonical(a rules.Action) map[string]any {
 	for k, v := range map[string]any{
 		"kind": a.Kind, "rule": a.Rule, "event": a.Event, "args": a.Args, "rooms": a.Rooms,
 		"status": a.Status, "body": a.Body, "headers": a.Headers, "message": a.Message,
-		"key": a.Key, "value": a.Value, "level": a.Level, "url": a.URL,
+		"key": a.Key, "value": a.Value, "level": a.Level, "url": a.URL, "backend": a.Backend,
 		"namespace": a.Namespace,
 	} {
 		if n := normalize(v); !emptyField(k, n) {

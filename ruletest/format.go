@@ -205,7 +205,7 @@ type Expect struct {
 type Action map[string]any
 
 // actionFields are the keys of an Action, in display order.
-var actionFields = []string{"kind", "rule", "namespace", "rooms", "event", "args", "status", "body", "headers", "message", "key", "value", "level", "url"}
+var actionFields = []string{"kind", "rule", "namespace", "rooms", "event", "args", "status", "body", "headers", "message", "key", "value", "level", "url", "backend"}
 
 // ignoredUnlessGiven are action fields an exact expectation compares only
 // when it gives them: which rule produced an action and a log line's level
