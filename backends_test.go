@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventrouter/eventrouter/actions/builtin"
 	"github.com/eventrouter/eventrouter/internal/backend"
 	"github.com/eventrouter/eventrouter/internal/nodeclient"
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/rules"
 )
 
 // backendConfig writes a config whose backends section is backends (YAML
@@ -283,5 +285,39 @@ func TestForward(t *testing.T) {
 	}
 	if got := a.WaitAck(t, "a", after); !reflect.DeepEqual(got.Args, []any{"pong"}) {
 		t.Errorf("ping ack %v", got.Args)
+	}
+}
+
+// TestWebhookSurvivesReload: a delivery queued before a reload is sent
+// after it, to the backend as it was configured when it was queued.
+func TestWebhookSurvivesReload(t *testing.T) {
+	release := make(chan struct{})
+	got := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		<-release
+		body, _ := io.ReadAll(req.Body)
+		got <- req.URL.Path + " " + string(body)
+	}))
+	defer srv.Close()
+	rule := "  - name: hook\n    on: send_message\n    do: ['webhook(\"b\", data)', 'reply(\"ok\")']\n"
+	path := backendConfig(t, fmt.Sprintf("  b:\n    url: %q\n", srv.URL+"/old"), rule)
+	d := boot(t, path)
+	a := nodeclient.Start(t)
+	a.Connect("c", d.URL, map[string]any{"transports": []string{"websocket"}, "reconnection": false})
+	a.WaitConnect(t, "c")
+	a.WaitAck(t, "c", a.EmitAck("c", "send_message", "before"))
+
+	rs, err := rules.Load(backendConfig(t, fmt.Sprintf("  b:\n    url: %q\n", srv.URL+"/new"), rule), builtin.Registry(), rules.LoadOptions{Environ: func() []string { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Router.Reload(rs, "v2"); err != nil {
+		t.Fatal(err)
+	}
+	a.WaitAck(t, "c", a.EmitAck("c", "send_message", "after"))
+	close(release)
+	seen := map[string]bool{next(t, got): true, next(t, got): true}
+	if !seen[`/old "before"`] || !seen[`/new "after"`] {
+		t.Errorf("deliveries %v, want before to /old and after to /new", seen)
 	}
 }
