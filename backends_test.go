@@ -136,6 +136,7 @@ func next[T any](t *testing.T, ch chan T) T {
 func TestWebhookQueueBound(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.ReadAll(req.Body) // then the server sees the client go away
 		select {
 		case <-release:
 		case <-req.Context().Done():
@@ -202,6 +203,7 @@ func TestForward(t *testing.T) {
 	mux.HandleFunc("/actions", answer(200, "1", `{"reply": ["done", 1], "broadcast": {"event": "news", "args": ["all"]}, "to": {"rooms": ["r"], "event": "roomnews", "args": [{"x": 1}]}}`))
 	mux.HandleFunc("/badactions", answer(200, "1", `{"reply": ["done"], "emit": {"event": "x"}}`))
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.ReadAll(req.Body) // then the server sees the client go away
 		select {
 		case <-hold:
 			_, _ = io.WriteString(w, `"slow done"`)

@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,6 +38,7 @@ func (o *outcomes) count(outcome string) int {
 func TestCloseDrains(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.ReadAll(req.Body) // then the server sees the client go away
 		select {
 		case <-release:
 		case <-req.Context().Done():
@@ -65,6 +67,7 @@ func TestCloseDrains(t *testing.T) {
 
 func TestCloseGivesUp(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.ReadAll(req.Body) // then the server sees the client go away
 		<-req.Context().Done()
 	}))
 	defer srv.Close()
