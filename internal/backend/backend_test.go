@@ -33,10 +33,11 @@ func (o *outcomes) count(outcome string) int {
 	return o.got[outcome]
 }
 
-// TestCloseDrains: Close sends what is queued; past its context the rest
-// is dropped, and nothing is accepted after.
-func TestCloseDrains(t *testing.T) {
-	release := make(chan struct{})
+// holdingBackend is a backend that answers once release is closed (never
+// when it is nil), and a one-worker dispatcher with three deliveries
+// queued for it.
+func holdingBackend(t *testing.T, release chan struct{}) (*backend.Dispatcher, rules.Backend, *outcomes) {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.ReadAll(req.Body) // then the server sees the client go away
 		select {
@@ -44,7 +45,7 @@ func TestCloseDrains(t *testing.T) {
 		case <-req.Context().Done():
 		}
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	o := &outcomes{got: map[string]int{}}
 	d := backend.NewDispatcher(backend.Options{Workers: 1, Outcome: o.record})
 	b := rules.Backend{Name: "b", URL: srv.URL, Timeout: time.Minute, Queue: 10}
@@ -53,6 +54,14 @@ func TestCloseDrains(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return d, b, o
+}
+
+// TestCloseDrains: Close sends what is queued, and nothing is accepted
+// after.
+func TestCloseDrains(t *testing.T) {
+	release := make(chan struct{})
+	d, b, o := holdingBackend(t, release)
 	close(release)
 	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -65,20 +74,10 @@ func TestCloseDrains(t *testing.T) {
 	}
 }
 
+// TestCloseGivesUp: past Close's context, what is left fails or is
+// dropped, and Close returns at once.
 func TestCloseGivesUp(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, _ = io.ReadAll(req.Body) // then the server sees the client go away
-		<-req.Context().Done()
-	}))
-	defer srv.Close()
-	o := &outcomes{got: map[string]int{}}
-	d := backend.NewDispatcher(backend.Options{Workers: 1, Outcome: o.record})
-	b := rules.Backend{Name: "b", URL: srv.URL, Timeout: time.Minute, Queue: 10}
-	for range 3 {
-		if _, err := d.Enqueue(b, []byte(`{}`)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	d, _, o := holdingBackend(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := d.Close(ctx); !errors.Is(err, context.Canceled) {
