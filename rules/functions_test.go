@@ -37,7 +37,7 @@ var reviewedFunctions = map[string]string{
 	"reply": "action", "respond": "action", "set": "action", "spread": "value",
 	"to": "action", "to_others": "action",
 	"nats_publish": "action (the nats plugin's: executing it publishes, evaluating it does no I/O)",
-	"webhook": "action (the POST is the router's, after evaluation)", "forward": "action (the POST is the router's, after evaluation)",
+	"webhook":      "action (the POST is the router's, after evaluation)", "forward": "action (the POST is the router's, after evaluation)",
 
 	// expr v1.17.8 builtins: pure functions of their arguments.
 	"abs": "math", "ceil": "math", "floor": "math", "round": "math",
