@@ -18,6 +18,7 @@ import (
 
 var (
 	_ rules.BackendEffects = (*socketEffects)(nil)
+	_ rules.BackendEffects = (*serverEffects)(nil) // source events
 	_ rules.BackendEffects = (*httpEffects)(nil)
 )
 
@@ -94,11 +95,11 @@ func (fx *socketEffects) Forward(ctx context.Context, name string, payload any) 
 }
 
 // Webhook implements rules.BackendEffects.
-func (fx *httpEffects) Webhook(name string, payload any) error {
+func (fx *serverEffects) Webhook(name string, payload any) error {
 	return fx.r.webhook(fx.rt, name, payload)
 }
 
 // Forward implements rules.BackendEffects.
-func (fx *httpEffects) Forward(ctx context.Context, name string, payload any) ([]byte, bool, error) {
+func (fx *serverEffects) Forward(ctx context.Context, name string, payload any) ([]byte, bool, error) {
 	return fx.r.forward(ctx, fx.rt, name, payload)
 }
