@@ -40,29 +40,7 @@ func TestBackendConfig(t *testing.T) {
 		{"unknown key", orders + "    timout: 1s\n" + hook,
 			[]string{"unknown key backends.orders.timout, did you mean timeout?"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := rules.Load(writeJWTConfig(t, tc.yaml), builtin.Registry(), env)
-			var got []string
-			var le *rules.LoadError
-			if errors.As(err, &le) {
-				for _, p := range le.Problems {
-					got = append(got, p.String())
-				}
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tc.want) {
-				t.Fatalf("problems:\n%s\nwant %d: %q", strings.Join(got, "\n"), len(tc.want), tc.want)
-			}
-			for i, w := range tc.want {
-				if !strings.Contains(got[i], w) {
-					t.Errorf("problem %d: %s\nwant it to contain %q", i, got[i], w)
-				}
-				if strings.Contains(got[i], hookSecret) {
-					t.Errorf("a problem shows the secret: %s", got[i])
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkProblems(t, tc.yaml, env, tc.want, hookSecret) })
 	}
 }
 
@@ -81,5 +59,32 @@ func TestBackendDefaultsAndSecrets(t *testing.T) {
 	}
 	if s := rs.Secrets(); !slices.Contains(s, hookSecret) || !slices.Contains(s, "other-secret") {
 		t.Errorf("Secrets() = %q, want both backend secrets", s)
+	}
+}
+
+// checkProblems loads yaml (see writeJWTConfig) and checks its problems:
+// one per want, in order, each containing its want, none showing secret.
+func checkProblems(t *testing.T, yaml string, env rules.LoadOptions, want []string, secret string) {
+	t.Helper()
+	_, err := rules.Load(writeJWTConfig(t, yaml), builtin.Registry(), env)
+	var got []string
+	var le *rules.LoadError
+	if errors.As(err, &le) {
+		for _, p := range le.Problems {
+			got = append(got, p.String())
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("problems:\n%s\nwant %d: %q", strings.Join(got, "\n"), len(want), want)
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("problem %d: %s\nwant it to contain %q", i, got[i], w)
+		}
+		if strings.Contains(got[i], secret) {
+			t.Errorf("a problem shows the secret: %s", got[i])
+		}
 	}
 }
