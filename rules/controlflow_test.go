@@ -27,6 +27,34 @@ rules:
       - emit("hello", "user " + vars.tokens[socket.handshake.auth.token])
 `
 
+// finalConfig stops at a matching rule with final: true.
+const finalConfig = `
+rules:
+  - name: ping
+    on: ping
+    final: true
+    when: data == "stop"
+    do: [reply("stopped")]
+  - name: fallback
+    on: "*"
+    do: [reply("fallback")]
+`
+
+// elseGateConfig gates connections with do and else.
+const elseGateConfig = `
+vars: {tokens: {t1: ann}}
+rules:
+  - name: gate
+    on: connection
+    when: vars.tokens[socket.handshake.auth.token] != nil
+    do:
+      - set("user", vars.tokens[socket.handshake.auth.token])
+    else: [reject("unauthorized")]
+  - name: welcome
+    on: connection
+    do: ['emit("hello", socket.state.user)']
+`
+
 func connectWith(auth map[string]any) *rules.Event {
 	return &rules.Event{Kind: rules.TriggerConnection, Name: "connection", Socket: rules.Socket{ID: "s1", Handshake: rules.Handshake{Auth: auth, Address: "10.0.0.1"}}}
 }
@@ -124,74 +152,30 @@ rules:
 		wantErrors: []wantError{{"optional", "do[0]", "invalid operation"}},
 	},
 	{
-		name: "final/stops later rules after a match",
-		config: `
-rules:
-  - name: ping
-    on: ping
-    final: true
-    when: data == "stop"
-    do: [reply("stopped")]
-  - name: fallback
-    on: "*"
-    do: [reply("fallback")]
-`,
+		name:        "final/stops later rules after a match",
+		config:      finalConfig,
 		event:       socketEvent("ping", "stop"),
 		want:        []rules.Action{{Kind: "reply", Rule: "ping", Args: []any{"stopped"}}},
 		wantMatched: []string{"ping"},
 	},
 	{
-		name: "final/a rule that does not match does not stop",
-		config: `
-rules:
-  - name: ping
-    on: ping
-    final: true
-    when: data == "stop"
-    do: [reply("stopped")]
-  - name: fallback
-    on: "*"
-    do: [reply("fallback")]
-`,
+		name:        "final/a rule that does not match does not stop",
+		config:      finalConfig,
 		event:       socketEvent("ping", "go"),
 		want:        []rules.Action{{Kind: "reply", Rule: "fallback", Args: []any{"fallback"}}},
 		wantMatched: []string{"fallback"},
 	},
 	{
-		name: "else/runs when when is false, and reject in it stops evaluation",
-		config: `
-vars: {tokens: {t1: ann}}
-rules:
-  - name: gate
-    on: connection
-    when: vars.tokens[socket.handshake.auth.token] != nil
-    do:
-      - set("user", vars.tokens[socket.handshake.auth.token])
-    else: [reject("unauthorized")]
-  - name: welcome
-    on: connection
-    do: ['emit("hello", socket.state.user)']
-`,
+		name:        "else/runs when when is false, and reject in it stops evaluation",
+		config:      elseGateConfig,
 		event:       connectWith(map[string]any{"token": 7.0}),
 		want:        []rules.Action{{Kind: "reject", Rule: "gate", Message: "unauthorized"}},
 		wantMatched: []string{"gate"},
 	},
 	{
-		name: "else/the do branch and later rules see its state",
-		config: `
-vars: {tokens: {t1: ann}}
-rules:
-  - name: gate
-    on: connection
-    when: vars.tokens[socket.handshake.auth.token] != nil
-    do:
-      - set("user", vars.tokens[socket.handshake.auth.token])
-    else: [reject("unauthorized")]
-  - name: welcome
-    on: connection
-    do: ['emit("hello", socket.state.user)']
-`,
-		event: connectWith(map[string]any{"token": "t1"}),
+		name:   "else/the do branch and later rules see its state",
+		config: elseGateConfig,
+		event:  connectWith(map[string]any{"token": "t1"}),
 		want: []rules.Action{
 			{Kind: "set", Rule: "gate", Key: "user", Value: "ann"},
 			{Kind: "emit", Rule: "welcome", Event: "hello", Args: []any{"ann"}},
