@@ -62,14 +62,7 @@ func connectWith(auth map[string]any) *rules.Event {
 // controlFlowTests cover fail-closed gates, final, else, on_error, the
 // answers evaluation adds for failed or unanswered events, and the server
 // reads.
-var controlFlowTests = []struct {
-	name        string
-	config      string
-	event       *rules.Event
-	want        []rules.Action
-	wantMatched []string
-	wantErrors  []wantError
-}{
+var controlFlowTests = []evalCase{
 	{
 		name:   "gate/known token is let in",
 		config: gateConfig,

@@ -20,16 +20,19 @@ type wantError struct {
 	rule, field, text string
 }
 
-// evalTests are (config, event) → actions. config is a whole YAML file, or
-// a path to one when it starts with "file:".
-var evalTests = []struct {
+// evalCase is one (config, event) → actions row. config is a whole YAML
+// file, or a path to one when it starts with "file:".
+type evalCase struct {
 	name        string
 	config      string
 	event       *rules.Event
 	want        []rules.Action
 	wantMatched []string
 	wantErrors  []wantError
-}{
+}
+
+// evalTests are the evaluator's table.
+var evalTests = []evalCase{
 	// The default config.yaml: the behaviour of the Node server it replaces.
 	{
 		name:   "default/connection",
