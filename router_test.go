@@ -44,7 +44,14 @@ func bootWith(t *testing.T, path string, opts router.Options) *daemon {
 // as rule tests load it (rules.LoadOptions.StandIns); nil reads them.
 func bootStandIns(t *testing.T, path string, standIns map[string]any, opts router.Options) *daemon {
 	t.Helper()
-	rs, err := rules.Load(path, builtin.Registry(), rules.LoadOptions{Environ: func() []string { return nil }, StandIns: standIns})
+	return bootLoaded(t, path, rules.LoadOptions{Environ: func() []string { return nil }, StandIns: standIns}, opts)
+}
+
+// bootLoaded is boot with the config loaded under lopts (its environment,
+// its stand-ins).
+func bootLoaded(t *testing.T, path string, lopts rules.LoadOptions, opts router.Options) *daemon {
+	t.Helper()
+	rs, err := rules.Load(path, builtin.Registry(), lopts)
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}

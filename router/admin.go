@@ -45,6 +45,12 @@ func (r *Router) AdminHandler() http.Handler {
 			_, _ = fmt.Fprintf(w, "not ready: %s\n", why)
 			return
 		}
+		if r.cluster != nil {
+			if d := r.cluster.Degraded(); d != "" {
+				_, _ = fmt.Fprintf(w, "ready, %s\n", d)
+				return
+			}
+		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, req *http.Request) {
@@ -74,6 +80,8 @@ func (r *Router) notReady() string {
 		return "no rules loaded"
 	case !r.serving.Load():
 		return "not listening yet"
+	case r.cluster != nil && r.cluster.NotReady() != "":
+		return r.cluster.NotReady()
 	}
 	return ""
 }

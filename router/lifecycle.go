@@ -59,7 +59,7 @@ type lifecycle struct {
 // it attaches the socket's connState and listens for its close. It must be
 // called before the middleware lets the socket connect.
 func (r *Router) admit(s *socket.Socket) *connState {
-	st := &connState{}
+	st := &connState{state: recoveredState(s)}
 	s.SetData(st)
 	_ = s.On("disconnect", func(args ...any) {
 		reason, _ := firstString(args)

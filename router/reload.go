@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"slices"
 
@@ -212,6 +213,16 @@ func keepRestartOnly(boot, next *rules.Config) []restartOnly {
 	keep("socketio.connect_timeout", o.ConnectTimeout, n.ConnectTimeout, func() { n.ConnectTimeout = o.ConnectTimeout })
 	keep("socketio.max_payload", o.MaxPayload, n.MaxPayload, func() { n.MaxPayload = o.MaxPayload })
 	keep("socketio.transports", o.Transports, n.Transports, func() { n.Transports = o.Transports })
+	keep("socketio.recovery", o.Recovery, n.Recovery, func() { n.Recovery = o.Recovery })
+	bc, ncl := boot.Cluster, next.Cluster
+	if bc.Redis.URL != ncl.Redis.URL { // its password is a secret: compared, never shown
+		out = append(out, restartOnly{"cluster.redis.url", redactedURL(bc.Redis.URL), redactedURL(ncl.Redis.URL)})
+	}
+	keep("cluster.redis.prefix", bc.Redis.Prefix, ncl.Redis.Prefix, func() {})
+	keep("cluster.node_id", bc.NodeID, ncl.NodeID, func() {})
+	keep("cluster.on_outage", bc.OnOutage, ncl.OnOutage, func() {})
+	keep("cluster.request_timeout", bc.RequestTimeout, ncl.RequestTimeout, func() {})
+	next.Cluster = boot.Cluster
 	oc, nc := boot.Server.CORS, next.Server.CORS
 	for _, c := range []struct {
 		key     string
@@ -225,4 +236,13 @@ func keepRestartOnly(boot, next *rules.Config) []restartOnly {
 		keep(c.key, c.running, c.config, func() {})
 	}
 	return out
+}
+
+// redactedURL is raw without its password.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

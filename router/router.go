@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/internal/backend"
 	"github.com/eventrouter/eventrouter/internal/wire"
+	"github.com/eventrouter/eventrouter/router/cluster"
 	"github.com/eventrouter/eventrouter/router/fanout"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
@@ -92,6 +93,8 @@ type Router struct {
 	backends      *backend.Dispatcher // webhook() queues; they outlive reloads
 	backendClient *http.Client        // sends forward()'s requests
 
+	cluster *cluster.Cluster // nil on a single node
+
 	conns connCounter // sockets by client address, for the connection limits
 	peers peers       // open Engine.IO connections, see peerOf
 }
@@ -144,7 +147,25 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 		}
 	}
 	sopts.SetTransports(ts)
-	sopts.SetAdapter(fanout.Builder{})
+	if d := cfg.Recovery.MaxDisconnection; d > 0 {
+		rec := &socket.ConnectionStateRecovery{}
+		rec.SetMaxDisconnectionDuration(d.Milliseconds())
+		// The namespace middleware runs the connection rules: a client
+		// that recovers its session goes through them again, with
+		// socket.recovered set, so an auth gate still applies.
+		rec.SetSkipMiddlewares(false)
+		sopts.SetConnectionStateRecovery(rec)
+	}
+	if cc := rs.Config.Cluster; cc.Enabled() {
+		c, err := cluster.New(cluster.Options{Config: cc, Recovery: cfg.Recovery.MaxDisconnection, Logger: r.log, Registerer: r.metrics.reg})
+		if err != nil {
+			return nil, fmt.Errorf("join cluster: %w", err)
+		}
+		r.cluster = c
+		sopts.SetAdapter(c.Builder())
+	} else {
+		sopts.SetAdapter(fanout.Builder{Recovery: cfg.Recovery.MaxDisconnection > 0})
+	}
 	sopts.SetParser(wire.NewParser()) // keeps events' JSON text, so passed-along data stays as sent
 	r.io = socket.NewServer(nil, sopts)
 	r.engine = r.io.ServeHandler(nil)
@@ -273,6 +294,11 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	// dropped and counted.
 	if berr := r.backends.Close(ctx); err == nil {
 		err = berr
+	}
+	if r.cluster != nil {
+		if cerr := r.cluster.Close(); cerr != nil {
+			r.log.Debug("cluster: closing the Redis clients", zap.Error(cerr))
+		}
 	}
 	if aerr := r.shutdownAdmin(ctx); err == nil {
 		err = aerr

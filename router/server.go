@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -9,40 +10,53 @@ import (
 )
 
 // serverView is the read-only view of the router's rooms that rules read
-// through room_size and socket_rooms. It reads this node's sockets only.
+// through room_size and socket_rooms. A single node reads its own rooms;
+// a cluster node asks every node (see cluster.Cluster.RoomSize).
 type serverView struct{ r *Router }
 
 var _ rules.ServerView = serverView{}
 
-// RoomSize counts the sockets in room of namespace on this node.
-func (v serverView) RoomSize(namespace, room string) int {
+// RoomSize counts the sockets in room of namespace.
+func (v serverView) RoomSize(namespace, room string) (int, error) {
 	nsp := v.r.namespace(namespace)
 	if nsp == nil {
-		return 0
+		return 0, nil
+	}
+	if c := v.r.cluster; c != nil {
+		return c.RoomSize(context.Background(), nsp, room)
 	}
 	ids, ok := nsp.Adapter().Rooms().Load(socket.Room(room))
 	if !ok {
-		return 0
+		return 0, nil
 	}
-	return ids.Len()
+	return ids.Len(), nil
 }
 
 // SocketRooms lists the rooms of socket id in namespace, sorted.
-func (v serverView) SocketRooms(namespace, id string) []string {
+func (v serverView) SocketRooms(namespace, id string) ([]string, error) {
 	nsp := v.r.namespace(namespace)
 	if nsp == nil {
-		return nil
+		return nil, nil
 	}
-	set := nsp.Adapter().SocketRooms(socket.SocketId(id))
-	if set == nil {
-		return nil
-	}
-	out := make([]string, 0, set.Len())
-	for _, room := range set.Keys() {
-		out = append(out, string(room))
+	var out []string
+	if c := v.r.cluster; c != nil {
+		rooms, err := c.SocketRooms(context.Background(), nsp, id)
+		if err != nil {
+			return nil, err
+		}
+		out = rooms
+	} else {
+		set := nsp.Adapter().SocketRooms(socket.SocketId(id))
+		if set == nil {
+			return nil, nil
+		}
+		out = make([]string, 0, set.Len())
+		for _, room := range set.Keys() {
+			out = append(out, string(room))
+		}
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
 
 // namespace returns the bound namespace called name, or nil. It never

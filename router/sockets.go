@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/internal/wire"
 	"github.com/eventrouter/eventrouter/rules"
+	"github.com/vmihailenco/msgpack/v5"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"go.uber.org/zap"
 )
@@ -49,6 +50,29 @@ func (c *connState) disconnectReason(reason string) string {
 		return c.reason
 	}
 	return reason
+}
+
+// MarshalMsgpack is how a socket's state travels with its session when
+// connection state recovery keeps it in Redis (the library encodes the
+// socket's data with msgpack): the state map, nothing else.
+func (c *connState) MarshalMsgpack() ([]byte, error) {
+	return msgpack.Marshal(map[string]any{"state": c.snapshot()})
+}
+
+// recoveredState is the state a recovered socket had: its old connState
+// on this node, or what MarshalMsgpack sent through Redis from another.
+func recoveredState(s *socket.Socket) map[string]any {
+	if !s.Recovered() {
+		return nil
+	}
+	switch d := s.Data().(type) {
+	case *connState:
+		return d.snapshot()
+	case map[string]any:
+		state, _ := d["state"].(map[string]any)
+		return state
+	}
+	return nil
 }
 
 // snapshot returns the current state map; callers must not mutate it.
@@ -288,6 +312,7 @@ func describeSocket(s *socket.Socket) rules.Socket {
 		ID:        string(s.Id()),
 		Namespace: s.Nsp().Name(),
 		State:     stateOf(s).snapshot(),
+		Recovered: s.Recovered(),
 	}
 	for _, room := range s.Rooms().Keys() {
 		out.Rooms = append(out.Rooms, string(room))

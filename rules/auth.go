@@ -188,10 +188,8 @@ func buildJWT(ps *problems, cfg *Config, from authOrigin) jwtSetup {
 	if secret != "" {
 		secrets = append(secrets, secret)
 	}
-	if u, err := url.Parse(c.JWKSURL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			secrets = append(secrets, pw)
-		}
+	if pw := urlPassword(c.JWKSURL); pw != "" {
+		secrets = append(secrets, pw)
 	}
 	return jwtSetup{verifier: v, keySet: keySet, digest: hex.EncodeToString(digest.Sum(nil)), secrets: secrets}
 }
@@ -214,6 +212,9 @@ func (rs *Ruleset) Secrets() []string {
 	}
 	out = append(out, rs.auth.secrets...)
 	out = append(out, rs.backendSecrets()...)
+	if pw := urlPassword(rs.Config.Cluster.Redis.URL); pw != "" {
+		out = append(out, pw)
+	}
 	slices.SortFunc(out, func(a, b string) int {
 		if len(a) != len(b) {
 			return len(b) - len(a)
@@ -371,4 +372,22 @@ func bearerToken(header any) string {
 		return ""
 	}
 	return strings.TrimSpace(token)
+}
+
+// urlPassword returns the password in raw, a URL, or "".
+func urlPassword(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		pw, _ := u.User.Password()
+		return pw
+	}
+	return ""
+}
+
+// redactURL returns raw with its password hidden, for messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return u.Redacted()
 }

@@ -19,6 +19,7 @@ type Config struct {
 	VarsFrom map[string]VarSource     `koanf:"vars_from" doc:"vars read from outside the file, each from an environment variable, a file or a systemd credential; their values are secrets, never printed"`
 	Auth     AuthConfig               `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
 	Backends map[string]BackendConfig `koanf:"backends" doc:"the HTTP services webhook() and forward() reach, by name"`
+	Cluster  ClusterConfig            `koanf:"cluster" doc:"several nodes sharing broadcasts, rooms and recovery through Redis; without cluster.redis.url the daemon is a single node"`
 	Rules    []RuleSpec               `koanf:"rules" doc:"the event rules, evaluated in file order"`
 	// Plugins holds each plugin's own section, decoded against the
 	// plugin's Config at compile time (see Ruleset.PluginConfig).
@@ -57,18 +58,48 @@ type AdminConfig struct {
 
 // SocketIOConfig configures the Socket.IO server.
 type SocketIOConfig struct {
-	Path           string        `koanf:"path" doc:"URL path of the Socket.IO endpoint"`
-	PingInterval   time.Duration `koanf:"ping_interval" doc:"heartbeat interval"`
-	PingTimeout    time.Duration `koanf:"ping_timeout" doc:"heartbeat timeout"`
-	ConnectTimeout time.Duration `koanf:"connect_timeout" doc:"time a client has to join a namespace"`
-	MaxPayload     ByteSize      `koanf:"max_payload" doc:"largest Engine.IO message accepted; larger ones drop that client"`
-	Transports     []string      `koanf:"transports" doc:"allowed transports: polling, websocket"`
-	WriteCoalesce  time.Duration `koanf:"write_coalesce" doc:"shortest time between two websocket writes to one client; packets in between go out together in one syscall (0 writes at once)"`
-	WriteTimeout   time.Duration `koanf:"write_timeout" doc:"a client that cannot take a write in this time is disconnected"`
-	MaxQueue       int           `koanf:"max_queue" doc:"packets that may wait for one client, over websocket or polling, before it is disconnected as too slow"`
-	ErrorMessage   string        `koanf:"error_message" doc:"what a client is told when a rule fails at run time: the connect_error message of a refused connection, and the error of an error ack"`
-	AckUnanswered  string        `koanf:"ack_unanswered" doc:"what an event that awaits an ack gets when no rule replies: silent (no ack, as Socket.IO) or error (an ack {\"error\": \"unanswered\"})"`
+	Path           string         `koanf:"path" doc:"URL path of the Socket.IO endpoint"`
+	PingInterval   time.Duration  `koanf:"ping_interval" doc:"heartbeat interval"`
+	PingTimeout    time.Duration  `koanf:"ping_timeout" doc:"heartbeat timeout"`
+	ConnectTimeout time.Duration  `koanf:"connect_timeout" doc:"time a client has to join a namespace"`
+	MaxPayload     ByteSize       `koanf:"max_payload" doc:"largest Engine.IO message accepted; larger ones drop that client"`
+	Transports     []string       `koanf:"transports" doc:"allowed transports: polling, websocket"`
+	WriteCoalesce  time.Duration  `koanf:"write_coalesce" doc:"shortest time between two websocket writes to one client; packets in between go out together in one syscall (0 writes at once)"`
+	WriteTimeout   time.Duration  `koanf:"write_timeout" doc:"a client that cannot take a write in this time is disconnected"`
+	MaxQueue       int            `koanf:"max_queue" doc:"packets that may wait for one client, over websocket or polling, before it is disconnected as too slow"`
+	ErrorMessage   string         `koanf:"error_message" doc:"what a client is told when a rule fails at run time: the connect_error message of a refused connection, and the error of an error ack"`
+	AckUnanswered  string         `koanf:"ack_unanswered" doc:"what an event that awaits an ack gets when no rule replies: silent (no ack, as Socket.IO) or error (an ack {\"error\": \"unanswered\"})"`
+	Recovery       RecoveryConfig `koanf:"recovery" doc:"connection state recovery (Socket.IO 4.6+): a client that comes back in time keeps its id, rooms and state and gets what it missed"`
 }
+
+// RecoveryConfig configures connection state recovery.
+type RecoveryConfig struct {
+	MaxDisconnection time.Duration `koanf:"max_disconnection" doc:"how long a disconnected client's session is kept for it to recover; 0 turns recovery off"`
+}
+
+// ClusterConfig configures the Redis cluster of several nodes.
+type ClusterConfig struct {
+	NodeID string      `koanf:"node_id" doc:"this node's name in logs, metrics and /readyz; empty means host name, process id and a random suffix"`
+	Redis  RedisConfig `koanf:"redis" doc:"the Redis server the nodes share"`
+	// OnOutage is OutageDegraded or OutageNotReady.
+	OnOutage       string        `koanf:"on_outage" doc:"what /readyz answers while Redis is unreachable: degraded (200, the body says so) or not_ready (503)"`
+	RequestTimeout time.Duration `koanf:"request_timeout" doc:"how long room_size() and socket_rooms() wait for the other nodes' answers"`
+}
+
+// Enabled reports whether the config asks for a cluster.
+func (c ClusterConfig) Enabled() bool { return c.Redis.URL != "" }
+
+// RedisConfig names the Redis server of a cluster.
+type RedisConfig struct {
+	URL    string `koanf:"url" doc:"redis://[user:password@]host:port/db, or rediss:// for TLS; the password is a secret, never logged"`
+	Prefix string `koanf:"prefix" doc:"the Redis stream and pub/sub channel name the nodes share (sessions are kept under PREFIX:session:); Node servers in the cluster use the same"`
+}
+
+// The values of ClusterConfig.OnOutage.
+const (
+	OutageDegraded = "degraded"
+	OutageNotReady = "not_ready"
+)
 
 // The values of SocketIOConfig.AckUnanswered.
 const (
@@ -177,6 +208,11 @@ func Defaults() Config {
 			MaxQueue:       4096,
 			ErrorMessage:   "internal error",
 			AckUnanswered:  AckSilent,
+		},
+		Cluster: ClusterConfig{
+			Redis:          RedisConfig{Prefix: "socket.io"},
+			OnOutage:       OutageDegraded,
+			RequestTimeout: time.Second,
 		},
 		Namespaces: []string{"/"},
 		Log:        LogConfig{Level: "info", Format: "console"},

@@ -275,9 +275,9 @@ rules:
 // testServer maps namespace → room → socket ids.
 type testServer map[string]map[string][]string
 
-func (s testServer) RoomSize(ns, room string) int { return len(s[ns][room]) }
+func (s testServer) RoomSize(ns, room string) (int, error) { return len(s[ns][room]), nil }
 
-func (s testServer) SocketRooms(ns, id string) []string {
+func (s testServer) SocketRooms(ns, id string) ([]string, error) {
 	var out []string
 	for room, ids := range s[ns] {
 		for _, m := range ids {
@@ -287,7 +287,7 @@ func (s testServer) SocketRooms(ns, id string) []string {
 		}
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
 
 func TestControlFlow(t *testing.T) {

@@ -331,15 +331,15 @@ func bindServerReads(env *Env, sv ServerView) {
 	if sv == nil {
 		sv = emptyServer{}
 	}
-	env.RoomSize = func(room string, namespace ...string) int {
+	env.RoomSize = func(room string, namespace ...string) (int, error) {
 		if len(namespace) > 0 {
 			return sv.RoomSize(namespace[0], room)
 		}
 		return sv.RoomSize(ns, room)
 	}
-	env.SocketRooms = func(id ...string) []string {
+	env.SocketRooms = func(id ...string) ([]string, error) {
 		if len(id) == 0 || id[0] == env.Socket.ID && env.Socket.ID != "" {
-			return env.Socket.Rooms // with the overlay of earlier rules
+			return env.Socket.Rooms, nil // with the overlay of earlier rules
 		}
 		return sv.SocketRooms(ns, id[0])
 	}
@@ -348,8 +348,8 @@ func bindServerReads(env *Env, sv ServerView) {
 // emptyServer is a server with no sockets.
 type emptyServer struct{}
 
-func (emptyServer) RoomSize(string, string) int         { return 0 }
-func (emptyServer) SocketRooms(string, string) []string { return nil }
+func (emptyServer) RoomSize(string, string) (int, error)         { return 0, nil }
+func (emptyServer) SocketRooms(string, string) ([]string, error) { return nil, nil }
 
 // appendActions adds what one do item yielded.
 func appendActions(dst []Action, out any, rule string) ([]Action, error) {

@@ -47,13 +47,16 @@ type Event struct {
 // ServerView is what rules may read about the server besides the event:
 // room membership. The router passes a read-only view of its live state;
 // rule tests pass the table a case describes. Implementations must be safe
-// for concurrent use and must not block.
+// for concurrent use. A single node answers at once; a cluster node asks
+// the others and waits for them, within cluster.request_timeout, and
+// returns an error when they cannot answer: the rule then fails, visibly,
+// rather than read a count of one node as the cluster's.
 type ServerView interface {
 	// RoomSize counts the sockets in room of namespace.
-	RoomSize(namespace, room string) int
+	RoomSize(namespace, room string) (int, error)
 	// SocketRooms lists the rooms of the socket id in namespace, sorted;
 	// nil when there is no such socket.
-	SocketRooms(namespace, id string) []string
+	SocketRooms(namespace, id string) ([]string, error)
 }
 
 // serverReads are the Env functions that read a ServerView.
@@ -66,6 +69,10 @@ type Socket struct {
 	Rooms     []string       `expr:"rooms" json:"rooms,omitempty" yaml:"rooms,omitempty"`
 	Handshake Handshake      `expr:"handshake" json:"handshake" yaml:"handshake"`
 	State     map[string]any `expr:"state" json:"state,omitempty" yaml:"state,omitempty"`
+	// Recovered is set on the connection of a client that came back
+	// within socketio.recovery.max_disconnection and kept its id, rooms
+	// and state.
+	Recovered bool `expr:"recovered" json:"recovered,omitempty" yaml:"recovered,omitempty"`
 }
 
 // Handshake is what the client sent when it connected, as socket.handshake.
@@ -107,11 +114,11 @@ type Env struct {
 	// RoomSize is room_size(room[, namespace]): how many sockets are in
 	// room, in the event's namespace unless one is given ("/" for HTTP
 	// rules).
-	RoomSize func(room string, namespace ...string) int `expr:"room_size"`
+	RoomSize func(room string, namespace ...string) (int, error) `expr:"room_size"`
 	// SocketRooms is socket_rooms([id]): the rooms of the event's socket,
 	// with the joins and leaves of earlier rules of the event, or of the
 	// socket id in the event's namespace.
-	SocketRooms func(id ...string) []string `expr:"socket_rooms"`
+	SocketRooms func(id ...string) ([]string, error) `expr:"socket_rooms"`
 	// JWT is jwt(token): the claims of token as a mapping when it verifies
 	// against auth.jwt, or nil.
 	JWT func(token any) map[string]any `expr:"jwt"`

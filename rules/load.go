@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -671,10 +672,39 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	default:
 		ps.add("log.format", "", "log.format: want console or json, got %q", cfg.Log.Format)
 	}
+	validateCluster(ps, cfg)
 	for i, m := range cfg.Server.CORS.Methods {
 		if m != strings.ToUpper(m) || m == "" {
 			ps.add(fmt.Sprintf("server.cors.methods[%d]", i), "", "server.cors.methods: %q must be an upper-case HTTP method", m)
 		}
+	}
+}
+
+// validateCluster checks the cluster and recovery settings.
+func validateCluster(ps skipFailed, cfg *Config) {
+	if cfg.SocketIO.Recovery.MaxDisconnection < 0 {
+		ps.add("socketio.recovery.max_disconnection", "", "socketio.recovery.max_disconnection: must not be negative (0 turns recovery off)")
+	}
+	c := cfg.Cluster
+	if !c.Enabled() {
+		if c != Defaults().Cluster {
+			ps.add("cluster.redis.url", "", "cluster.redis.url: required when cluster is set (redis://host:6379/0)")
+		}
+		return
+	}
+	if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") || (u.Scheme != "unix" && u.Host == "") {
+		ps.add("cluster.redis.url", "", "cluster.redis.url: want redis://[user:password@]host:port/db, rediss://... for TLS or unix:///path, got %q", redactURL(c.Redis.URL))
+	}
+	if c.Redis.Prefix == "" {
+		ps.add("cluster.redis.prefix", "", "cluster.redis.prefix: must not be empty")
+	}
+	switch c.OnOutage {
+	case OutageDegraded, OutageNotReady:
+	default:
+		ps.add("cluster.on_outage", "", "cluster.on_outage: want degraded or not_ready, got %q%s", c.OnOutage, DidYouMean(c.OnOutage, []string{OutageDegraded, OutageNotReady}))
+	}
+	if c.RequestTimeout <= 0 {
+		ps.add("cluster.request_timeout", "", "cluster.request_timeout: must be a positive duration")
 	}
 }
 

@@ -376,7 +376,8 @@ func TestLoadFull(t *testing.T) {
 		Runtime:    rules.RuntimeConfig{GCPercent: 50, MemoryLimit: 1 << 30},
 		Limits: rules.LimitsConfig{EventsPerSecond: 1000, EventsBurst: 2000, OnExceed: "drop", MaxRoomsPerSocket: 1000, MaxEventArgs: 16,
 			ExprNodes: 200, ExprMemory: 50_000},
-		Vars: map[string]any{"greeting": "hello", "limit": 10},
+		Vars:    map[string]any{"greeting": "hello", "limit": 10},
+		Cluster: rules.Defaults().Cluster,
 		Rules: []rules.RuleSpec{{
 			Name:        "greet",
 			Description: "says hello on connection",

@@ -159,10 +159,10 @@ func (v serverView) rooms(ns string) map[string][]string {
 }
 
 // RoomSize counts the sockets the table lists in room.
-func (v serverView) RoomSize(ns, room string) int { return len(v.rooms(ns)[room]) }
+func (v serverView) RoomSize(ns, room string) (int, error) { return len(v.rooms(ns)[room]), nil }
 
 // SocketRooms lists the rooms that list id, sorted.
-func (v serverView) SocketRooms(ns, id string) []string {
+func (v serverView) SocketRooms(ns, id string) ([]string, error) {
 	var out []string
 	for room, ids := range v.rooms(ns) {
 		if slices.Contains(ids, id) {
@@ -170,7 +170,7 @@ func (v serverView) SocketRooms(ns, id string) []string {
 		}
 	}
 	sort.Strings(out)
-	return out
+	return out, nil
 }
 
 // DefaultSocketID is the socket id of a case that sets none.

@@ -9,7 +9,8 @@
 // middle of an upgrade) and packets with binary attachments take the
 // library's path unchanged.
 //
-// It is a single-node adapter; a cluster adapter (Redis) replaces it.
+// It is the single-node adapter; router/cluster wraps the Redis streams
+// adapter around the same Deliver for clusters.
 package fanout
 
 import (
@@ -20,12 +21,22 @@ import (
 )
 
 // Builder creates the adapter of each namespace.
-type Builder struct{}
+type Builder struct {
+	// Recovery, set when connection state recovery is on, builds on the
+	// library's session-aware adapter, which keeps every broadcast for
+	// clients that come back; its broadcasts take the library's path,
+	// because that adapter records a packet in the same call that
+	// delivers it.
+	Recovery bool
+}
 
 var _ socket.AdapterConstructor = Builder{}
 
 // New creates the adapter for nsp.
-func (Builder) New(nsp socket.Namespace) socket.Adapter {
+func (b Builder) New(nsp socket.Namespace) socket.Adapter {
+	if b.Recovery {
+		return socket.NewSessionAwareAdapter(nsp)
+	}
 	a := &adapter{Adapter: socket.MakeAdapter()}
 	a.Prototype(a)
 	a.Construct(nsp)
@@ -39,22 +50,31 @@ type adapter struct {
 
 // Broadcast sends packet to the sockets opts selects.
 func (a *adapter) Broadcast(p *parser.Packet, opts *socket.BroadcastOptions) {
-	nsp := a.Nsp()
+	Deliver(a, a.Adapter.Broadcast, p, opts)
+}
+
+// Deliver sends packet to the sockets of this node that opts selects,
+// reading rooms from rooms, the namespace's adapter. Packets Deliver cannot
+// frame once (binary attachments) go to slow, which must deliver them to
+// this node's sockets only: the library's in-memory Broadcast, or a
+// cluster adapter's Broadcast with the local flag.
+func Deliver(rooms socket.Adapter, slow func(*parser.Packet, *socket.BroadcastOptions), p *parser.Packet, opts *socket.BroadcastOptions) {
+	nsp := rooms.Nsp()
 	p.Nsp = nsp.Name()
 	encoded := nsp.Server().Encoder().Encode(p)
 	if len(encoded) != 1 {
-		a.Adapter.Broadcast(p, opts) // binary attachments: the library's path
+		slow(p, opts) // binary attachments: the library's path
 		return
 	}
 	text, ok := encoded[0].(*types.StringBuffer)
 	if !ok {
-		a.Adapter.Broadcast(p, opts)
+		slow(p, opts)
 		return
 	}
 	frame := wstransport.TextFrame(text.Bytes())
 
 	var writeOpts *socket.WriteOptions // built on the first socket the engine must write to
-	a.each(opts, func(s *socket.Socket) {
+	each(rooms, opts, func(s *socket.Socket) {
 		if notify := s.NotifyOutgoingListeners(); notify != nil {
 			notify(p)
 		}
@@ -85,7 +105,7 @@ func engineWriteOptions(opts *socket.BroadcastOptions, text *types.StringBuffer)
 
 // each calls fn for every connected socket in opts.Rooms (every socket of
 // the namespace when none), once each, skipping sockets in opts.Except.
-func (a *adapter) each(opts *socket.BroadcastOptions, fn func(*socket.Socket)) {
+func each(a socket.Adapter, opts *socket.BroadcastOptions, fn func(*socket.Socket)) {
 	sockets := a.Nsp().Sockets()
 	var except map[socket.SocketId]struct{}
 	if opts != nil && opts.Except != nil && opts.Except.Len() > 0 {

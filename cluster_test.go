@@ -1,0 +1,182 @@
+package eventrouter_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/eventrouter/eventrouter/internal/nodeclient"
+	"github.com/eventrouter/eventrouter/internal/redistest"
+	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/rules"
+)
+
+// bootNode serves testdata/cluster.yaml (or path) as cluster node nodeID on
+// the Redis at redisURL, in the cluster named prefix.
+func bootNode(t *testing.T, path, redisURL, prefix, nodeID string, extraEnv ...string) *daemon {
+	t.Helper()
+	env := append([]string{
+		"EVENTROUTER_CLUSTER_REDIS_URL=" + redisURL,
+		"EVENTROUTER_CLUSTER_REDIS_PREFIX=" + prefix,
+		"EVENTROUTER_CLUSTER_NODE_ID=" + nodeID,
+	}, extraEnv...)
+	return bootLoaded(t, path, rules.LoadOptions{Environ: func() []string { return env }}, router.Options{})
+}
+
+// waitPayload waits for client id's receive_message carrying payload.
+func waitPayload(t *testing.T, a *nodeclient.Agent, id string, payload any) {
+	t.Helper()
+	a.Next(t, func(r nodeclient.Report) bool {
+		return r.ID == id && r.Type == nodeclient.TypeEvent && r.Event == "receive_message" && len(r.Args) > 0 && r.Args[0] == payload
+	}, nodeclient.DefaultTimeout)
+}
+
+// noOtherMessages fails if any client still has a receive_message no case
+// expected: a duplicate, or a message for someone else.
+func noOtherMessages(t *testing.T, a *nodeclient.Agent, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		for _, r := range a.Pending(id) {
+			if r.Type == nodeclient.TypeEvent && r.Event == "receive_message" {
+				t.Errorf("%s got an unexpected receive_message %v", id, r.Args)
+			}
+		}
+	}
+}
+
+// TestClusterTwoNodes: every action that sends crosses from one node to
+// the other, each message reaches each client once, and rooms, room_size
+// and socket_rooms span the nodes. Clients on node A are a1, a2; on B b1,
+// b2. Each case checks who receives its payload; the end checks that no
+// one received anything else.
+func TestClusterTwoNodes(t *testing.T) {
+	url := redistest.Shared(t)
+	prefix := redistest.Prefix(t)
+	nodes := map[string]*daemon{
+		"a": bootNode(t, "testdata/cluster.yaml", url, prefix, "node-a"),
+		"b": bootNode(t, "testdata/cluster.yaml", url, prefix, "node-b"),
+	}
+	for _, d := range nodes {
+		waitLog(t, d.Logs, "cluster: Redis is reachable")
+	}
+	agent := nodeclient.Start(t)
+	ids := []string{"a1", "a2", "b1", "b2"}
+	sids := map[string]string{}
+	for i, id := range ids {
+		opts := map[string]any{"transports": []string{"websocket"}}
+		if i%2 == 1 {
+			opts = map[string]any{"transports": []string{"polling"}} // both transports on both nodes
+		}
+		agent.Connect(id, nodes[id[:1]].URL, opts)
+	}
+	for _, id := range ids {
+		sids[id] = agent.WaitConnect(t, id).SID
+	}
+	for _, id := range []string{"a1", "b1"} {
+		agent.WaitAck(t, id, agent.EmitAck(id, "join", "room"))
+	}
+
+	cases := []struct {
+		name  string
+		send  func(payload string)
+		reach []string
+	}{
+		{"broadcast from A", func(p string) { agent.Emit("a1", "send_message", p) }, ids},
+		{"broadcast from B over polling", func(p string) { agent.Emit("b2", "send_message", p) }, ids},
+		{"broadcast_others", func(p string) { agent.Emit("b1", "shout", p) }, []string{"a1", "a2", "b2"}},
+		{"to a room spanning both nodes, from outside it", func(p string) {
+			agent.Emit("a2", "to_room", map[string]any{"room": "room", "data": p})
+		}, []string{"a1", "b1"}},
+		{"to_others in the room", func(p string) {
+			agent.Emit("a1", "to_room_others", map[string]any{"room": "room", "data": p})
+		}, []string{"b1"}},
+		{"to a socket's own room on the other node", func(p string) {
+			agent.Emit("a1", "to_room", map[string]any{"room": sids["b2"], "data": p})
+		}, []string{"b2"}},
+		{"HTTP rule on B", func(p string) {
+			resp, err := http.Post(nodes["b"].URL+"/broadcast", "application/json", strings.NewReader(fmt.Sprintf("%q", p)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("POST /broadcast: %d", resp.StatusCode)
+			}
+		}, ids},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := fmt.Sprintf("case-%d", i)
+			tc.send(payload)
+			for _, id := range tc.reach {
+				waitPayload(t, agent, id, payload)
+			}
+		})
+	}
+
+	t.Run("room_size and socket_rooms see both nodes", func(t *testing.T) {
+		if got := agent.WaitAck(t, "b2", agent.EmitAck("b2", "count", "room")).Args; len(got) != 1 || got[0] != 2.0 {
+			t.Errorf("room_size(room) from B = %v, want 2", got)
+		}
+		got := agent.WaitAck(t, "b2", agent.EmitAck("b2", "rooms_of", sids["a1"])).Args
+		rooms, _ := got[0].([]any)
+		if !slices.Contains(rooms, any("room")) || !slices.Contains(rooms, any(sids["a1"])) {
+			t.Errorf("socket_rooms(a1) from B = %v, want room and a1's own room", got)
+		}
+		agent.WaitAck(t, "b1", agent.EmitAck("b1", "leave", "room"))
+		if got := agent.WaitAck(t, "a2", agent.EmitAck("a2", "count", "room")).Args; len(got) != 1 || got[0] != 1.0 {
+			t.Errorf("room_size(room) from A after b1 left = %v, want 1", got)
+		}
+		agent.Emit("b2", "to_room", map[string]any{"room": "room", "data": "after-leave"})
+		waitPayload(t, agent, "a1", "after-leave")
+	})
+
+	t.Run("in order per sender", func(t *testing.T) {
+		const n = 100
+		for i := range n {
+			agent.Emit("a1", "send_message", fmt.Sprintf("order-%03d", i))
+		}
+		for _, id := range ids {
+			for i := range n {
+				want := fmt.Sprintf("order-%03d", i)
+				r := agent.Next(t, func(r nodeclient.Report) bool {
+					s, _ := firstArg(r)
+					return r.ID == id && r.Event == "receive_message" && strings.HasPrefix(s, "order-")
+				}, nodeclient.DefaultTimeout)
+				if got, _ := firstArg(r); got != want {
+					t.Fatalf("%s: got %s, want %s", id, got, want)
+				}
+			}
+		}
+	})
+
+	// A last broadcast from each node: once every client has both, any
+	// duplicate of the cases' messages has arrived too.
+	for _, from := range []string{"a1", "b1"} {
+		agent.Emit(from, "send_message", "end-"+from)
+	}
+	for _, id := range ids {
+		for _, from := range []string{"a1", "b1"} {
+			waitPayload(t, agent, id, "end-"+from)
+		}
+	}
+	agent.Sync(t)
+	noOtherMessages(t, agent, ids)
+	if v := metricValue(t, nodes["a"].Router.Registry(), "eventrouter_cluster_redis_up", "node", "node-a"); v != 1 {
+		t.Errorf("eventrouter_cluster_redis_up on A = %v, want 1", v)
+	}
+	if v := metricValue(t, nodes["b"].Router.Registry(), "eventrouter_cluster_unpublished_total", "node", "node-b"); v != 0 {
+		t.Errorf("eventrouter_cluster_unpublished_total on B = %v, want 0", v)
+	}
+}
+
+// firstArg is a report's first argument as a string.
+func firstArg(r nodeclient.Report) (string, bool) {
+	if len(r.Args) == 0 {
+		return "", false
+	}
+	s, ok := r.Args[0].(string)
+	return s, ok
+}

@@ -1,0 +1,349 @@
+// Package cluster joins a router's namespaces to the other nodes of a
+// cluster, eventrouter nodes or Node socket.io servers, through Redis, the
+// way the Socket.IO ecosystem does it: the Redis streams adapter
+// (github.com/zishang520/socket.io/adapters/redis/v3, wire-compatible with
+// Node's @socket.io/redis-streams-adapter). There is no protocol of our
+// own here; this package only decides how the adapter is driven.
+//
+// # Composition
+//
+// The adapter of each namespace is the library's streams adapter, wrapped
+// (nodeAdapter) to change two things:
+//
+//   - Local delivery takes router/fanout's path (Deliver): a broadcast is
+//     published to the stream first, then framed once and queued on every
+//     local websocket, as on a single node. The library's own Broadcast
+//     would deliver through its per-socket engine path, which costs the
+//     fan-out speed router/fanout was written for. Broadcasts other nodes
+//     publish arrive through the library's stream reader and take its
+//     path: it calls its own in-memory adapter, which a wrapper cannot
+//     reach.
+//   - Redis outages never block the event path. The adapter publishes
+//     synchronously (XADD) before it delivers locally. A health monitor
+//     (monitor.go) pings Redis; while it is down, broadcasts, joins,
+//     leaves and disconnects of remote sockets are done on this node only,
+//     and counted, instead of waiting for a Redis that is not there.
+//
+// Embedding the streams adapter rather than writing one over the same
+// stream format keeps every other cluster operation (remote joins, fetch
+// sockets, session persistence for recovery, acks across nodes) the
+// library's, as tested against Node by its authors. The price is that
+// remote deliveries go the library's slower way; BENCHMARKS.md measures it.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router/fanout"
+	"github.com/eventrouter/eventrouter/rules"
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/zishang520/socket.io/adapters/adapter/v3"
+	sioredis "github.com/zishang520/socket.io/adapters/redis/v3"
+	streams "github.com/zishang520/socket.io/adapters/redis/v3/adapter"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"go.uber.org/zap"
+)
+
+// ErrUnavailable is returned by cluster-wide reads while Redis is down.
+var ErrUnavailable = errors.New("the cluster is unreachable (Redis is down)")
+
+// Options configures New.
+type Options struct {
+	// Config is the cluster section of the config.
+	Config rules.ClusterConfig
+	// Recovery is socketio.recovery.max_disconnection; positive turns
+	// connection state recovery on, and the adapter appends each
+	// broadcast's stream offset for the clients that come back.
+	Recovery time.Duration
+	// Logger receives the outage and reconnection messages.
+	Logger *zap.Logger
+	// Registerer receives the cluster metrics.
+	Registerer prometheus.Registerer
+}
+
+// Cluster is this node's membership in a Redis cluster.
+type Cluster struct {
+	cfg      rules.ClusterConfig
+	nodeID   string
+	recovery bool
+	log      *zap.Logger
+	metrics  *metrics
+
+	write, read *goredis.Client
+	builder     *streams.RedisStreamsAdapterBuilder
+
+	health   health
+	requests requests
+
+	ctx    context.Context // ends with Close
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New connects this node to the cluster cfg describes. It does not wait
+// for Redis: a node whose Redis is down starts anyway, serves its local
+// clients, and joins the cluster when Redis answers. Close releases it.
+func New(opts Options) (*Cluster, error) {
+	cfg := opts.Config
+	ropts, err := goredis.ParseURL(cfg.Redis.URL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.redis.url %s: %w", redacted(cfg.Redis.URL), err)
+	}
+	// Short timeouts: a publish sits on an event's path, and one failure
+	// marks Redis down (see health) so that later events do not wait.
+	ropts.DialTimeout = time.Second
+	ropts.ReadTimeout = time.Second
+	ropts.WriteTimeout = time.Second
+	ropts.PoolTimeout = time.Second
+	ropts.MaxRetries = 1 // one retry covers a pooled connection that a Redis restart closed
+	ropts.ClientName = "eventrouter"
+	readOpts := *ropts
+	logger := opts.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	nodeID := cfg.NodeID
+	if nodeID == "" {
+		nodeID = defaultNodeID()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Cluster{
+		cfg:      cfg,
+		nodeID:   nodeID,
+		recovery: opts.Recovery > 0,
+		log:      logger.With(zap.String("node", nodeID)),
+		metrics:  newMetrics(opts.Registerer, nodeID),
+		write:    goredis.NewClient(ropts),
+		read:     goredis.NewClient(&readOpts),
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+	}
+	c.health.init()
+	client := sioredis.NewRedisClientWithSub(ctx, c.write, c.read)
+	_ = client.On("error", func(args ...any) {
+		if err, ok := firstError(args); ok {
+			c.failed("redis command", err)
+		}
+	})
+	so := streams.DefaultRedisStreamsAdapterOptions()
+	so.SetStreamName(cfg.Redis.Prefix)
+	so.SetChannelPrefix(cfg.Redis.Prefix)
+	c.builder = &streams.RedisStreamsAdapterBuilder{Redis: client, Opts: so}
+	c.listen(ctx)
+	go c.monitor(ctx)
+	c.log.Info("cluster: joining through Redis", zap.String("redis", redacted(cfg.Redis.URL)), zap.String("stream", cfg.Redis.Prefix))
+	return c, nil
+}
+
+// NodeID is this node's name in the cluster.
+func (c *Cluster) NodeID() string { return c.nodeID }
+
+// Up reports whether Redis answered the last check.
+func (c *Cluster) Up() bool { return c.health.up.Load() }
+
+// NotReady says why /readyz should answer 503 because of the cluster, or ""
+// when it should not: only with cluster.on_outage: not_ready, while Redis
+// is down.
+func (c *Cluster) NotReady() string {
+	if c.Up() || c.cfg.OnOutage != rules.OutageNotReady {
+		return ""
+	}
+	return "cluster: Redis is unreachable"
+}
+
+// Degraded says, for /readyz's body, that the node serves its local
+// clients only; "" while Redis is up.
+func (c *Cluster) Degraded() string {
+	if c.Up() {
+		return ""
+	}
+	return "degraded: Redis is unreachable; serving local clients only"
+}
+
+// Builder returns the adapter constructor for the Socket.IO server.
+func (c *Cluster) Builder() socket.AdapterConstructor { return builder{c} }
+
+// Close stops the health monitor and the Redis clients. The namespaces'
+// adapters stop with the Socket.IO server.
+func (c *Cluster) Close() error {
+	c.cancel()
+	<-c.done
+	return errors.Join(c.write.Close(), c.read.Close())
+}
+
+// RoomSize counts the sockets in room of nsp on every node.
+func (c *Cluster) RoomSize(ctx context.Context, nsp socket.Namespace, room string) (int, error) {
+	sockets, err := c.fetch(ctx, nsp, socket.Room(room))
+	return len(sockets), err
+}
+
+// SocketRooms lists the rooms of the socket id of nsp, wherever it is
+// connected; nil when no node has it.
+func (c *Cluster) SocketRooms(ctx context.Context, nsp socket.Namespace, id string) ([]string, error) {
+	sockets, err := c.fetch(ctx, nsp, socket.Room(id))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sockets {
+		if s.id == id {
+			return s.rooms, nil
+		}
+	}
+	return nil, nil
+}
+
+// fetch asks every node for its sockets in rooms of nsp.
+func (c *Cluster) fetch(ctx context.Context, nsp socket.Namespace, rooms ...socket.Room) ([]remoteSocket, error) {
+	a, ok := nsp.Adapter().(*nodeAdapter)
+	if !ok {
+		return nil, fmt.Errorf("namespace %s has no cluster adapter", nsp.Name())
+	}
+	if !c.Up() {
+		c.metrics.requestFailures.Inc()
+		return nil, ErrUnavailable
+	}
+	sockets, err := c.fetchAll(ctx, a, rooms...)
+	if err != nil {
+		c.metrics.requestFailures.Inc()
+		return nil, fmt.Errorf("the cluster did not answer: %w", err)
+	}
+	return sockets, nil
+}
+
+// builder creates each namespace's adapter.
+type builder struct{ c *Cluster }
+
+// New wraps the streams adapter of nsp.
+func (b builder) New(nsp socket.Namespace) socket.Adapter {
+	inner := b.c.builder.New(nsp).(streams.RedisStreamsAdapter)
+	a := &nodeAdapter{RedisStreamsAdapter: inner, c: b.c}
+	b.c.watch(b.c.ctx, a)
+	return a
+}
+
+// nodeAdapter is the streams adapter with router/fanout's local delivery
+// and no waiting on a Redis that is down.
+type nodeAdapter struct {
+	streams.RedisStreamsAdapter
+	c *Cluster
+}
+
+// Broadcast publishes packet to the other nodes, then delivers it to this
+// node's sockets. While Redis is down it delivers locally only.
+func (a *nodeAdapter) Broadcast(p *parser.Packet, opts *socket.BroadcastOptions) {
+	if !localOnly(opts) {
+		a.publish(p, opts)
+	}
+	fanout.Deliver(a, a.deliverLocally, p, opts)
+}
+
+// publish adds packet to the stream; with recovery on, the stream offset
+// goes at the end of an event's arguments, as the library does, so a
+// client that comes back can say where it was.
+func (a *nodeAdapter) publish(p *parser.Packet, opts *socket.BroadcastOptions) {
+	c := a.c
+	if !c.Up() {
+		c.metrics.unpublished.Inc()
+		return
+	}
+	offset, err := a.PublishAndReturnOffset(&adapter.ClusterMessage{
+		Type: adapter.BROADCAST,
+		Data: &adapter.BroadcastMessage{Packet: p, Opts: adapter.EncodeOptions(opts)},
+	})
+	if err != nil {
+		c.metrics.unpublished.Inc()
+		c.failed("publish", err)
+		return
+	}
+	c.metrics.published.Inc()
+	if c.recovery && p.Type == parser.EVENT && p.Id == nil && (opts == nil || opts.Flags == nil || !opts.Flags.Volatile) {
+		if args, ok := p.Data.([]any); ok {
+			p.Data = append(args, offset)
+		}
+	}
+}
+
+// deliverLocally is the library's own delivery to this node's sockets, for
+// packets fanout cannot frame once (binary attachments).
+func (a *nodeAdapter) deliverLocally(p *parser.Packet, opts *socket.BroadcastOptions) {
+	a.RedisStreamsAdapter.Broadcast(p, withLocal(opts))
+}
+
+// AddSockets makes the sockets opts selects, on every node, join rooms.
+func (a *nodeAdapter) AddSockets(opts *socket.BroadcastOptions, rooms []socket.Room) {
+	a.RedisStreamsAdapter.AddSockets(a.scope(opts), rooms)
+}
+
+// DelSockets makes the sockets opts selects, on every node, leave rooms.
+func (a *nodeAdapter) DelSockets(opts *socket.BroadcastOptions, rooms []socket.Room) {
+	a.RedisStreamsAdapter.DelSockets(a.scope(opts), rooms)
+}
+
+// DisconnectSockets disconnects the sockets opts selects, on every node.
+func (a *nodeAdapter) DisconnectSockets(opts *socket.BroadcastOptions, close bool) {
+	a.RedisStreamsAdapter.DisconnectSockets(a.scope(opts), close)
+}
+
+// scope is opts, limited to this node while Redis is down.
+func (a *nodeAdapter) scope(opts *socket.BroadcastOptions) *socket.BroadcastOptions {
+	if a.c.Up() || localOnly(opts) {
+		return opts
+	}
+	a.c.metrics.unpublished.Inc()
+	return withLocal(opts)
+}
+
+// localOnly reports whether opts asks for this node only.
+func localOnly(opts *socket.BroadcastOptions) bool {
+	return opts != nil && opts.Flags != nil && opts.Flags.Local
+}
+
+// withLocal is a copy of opts for this node only.
+func withLocal(opts *socket.BroadcastOptions) *socket.BroadcastOptions {
+	out := &socket.BroadcastOptions{Flags: &socket.BroadcastFlags{}}
+	if opts != nil {
+		out.Rooms, out.Except = opts.Rooms, opts.Except
+		if opts.Flags != nil {
+			flags := *opts.Flags
+			out.Flags = &flags
+		}
+	}
+	out.Flags.Local = true
+	return out
+}
+
+// defaultNodeID is host name, process id and a random suffix.
+func defaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + adapter.RandomId()[:6]
+}
+
+// redacted is a Redis URL without its password.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// firstError returns the first argument if it is an error.
+func firstError(args []any) (error, bool) {
+	if len(args) == 0 {
+		return nil, false
+	}
+	err, ok := args[0].(error)
+	return err, ok
+}
