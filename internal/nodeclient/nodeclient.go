@@ -94,6 +94,9 @@ type Report struct {
 	Event string `json:"event"`
 	// SID is the Socket.IO socket id (socket.id) of a "connect" report.
 	SID string `json:"sid"`
+	// Recovered is socket.recovered on a "connect" report: the client got
+	// its session back (connection state recovery).
+	Recovered bool `json:"recovered"`
 	// Transport is the engine transport ("polling" or "websocket") of a
 	// "connect" or "upgrade" report.
 	Transport string `json:"transport"`
@@ -497,6 +500,13 @@ func (a *Agent) Ack(id string, ackID int, args ...any) {
 // reports a disconnect with reason "io client disconnect".
 func (a *Agent) Disconnect(id string) {
 	a.Send(map[string]any{"op": "disconnect", "id": id})
+}
+
+// Cut closes the transport under client id's socket as a network failure
+// would (its disconnect reason is "transport close"). A client connected
+// with "reconnection": true then reconnects, to url if not empty.
+func (a *Agent) Cut(id, url string) {
+	a.Send(map[string]any{"op": "cut", "id": id, "url": url})
 }
 
 // Sync round-trips a ping through the agent, so every command sent before it

@@ -12,12 +12,14 @@
 //   {"op":"emit","id":"a","event":"x","args":[...],"ack":true,"timeout_ms":5000,"seq":7}
 //   {"op":"ack","id":"a","ack_id":3,"args":[...]}   answer a server emit that asked for an ack
 //   {"op":"disconnect","id":"a"}
+//   {"op":"cut","id":"a","url":"http://..."}       close the transport under the socket, as a network
+//     failure does ("transport close"); with opts.reconnection the client reconnects, to url if given
 //   {"op":"ping","seq":1}                             replies {"type":"pong","seq":1}
 //   {"op":"exit"}
 //
 // Reports (stdout):
 //   {"type":"ready"}
-//   {"type":"connect","id","sid","transport"}
+//   {"type":"connect","id","sid","transport","recovered"}
 //   {"type":"connect_error","id","message","data"}
 //   {"type":"disconnect","id","reason"}
 //   {"type":"event","id","event","args":[...],"raw_args":"[...]"}  ("ack_id" present if the server wants an ack)
@@ -152,7 +154,7 @@ function doConnect(cmd) {
   socket.io.on("open", hookEngine); // and for any later engine
 
   socket.on("connect", () => {
-    report({ type: "connect", id, sid: socket.id, transport: transportName(socket) });
+    report({ type: "connect", id, sid: socket.id, transport: transportName(socket), recovered: socket.recovered === true });
     if (cmd.emit_on_connect) {
       // Emit inside the connect handler, as most applications do: the
       // packet follows the CONNECT as closely as a client can send it.
@@ -228,6 +230,13 @@ function doAck(cmd) {
   cb(...args);
 }
 
+function doCut(cmd) {
+  const socket = sockets.get(String(cmd.id));
+  if (!socket) throw new Error(`unknown socket ${cmd.id}`);
+  if (cmd.url) socket.io.uri = String(cmd.url); // the next engine the manager opens goes there
+  socket.io.engine.transport.close(); // the engine sees "transport close", as on a network failure
+}
+
 function doDisconnect(cmd) {
   const socket = getSocket(cmd);
   sockets.delete(cmd.id);
@@ -273,6 +282,9 @@ function handleLine(line) {
         break;
       case "disconnect":
         doDisconnect(cmd);
+        break;
+      case "cut":
+        doCut(cmd);
         break;
       case "ping":
         report({ type: "pong", seq: cmd.seq });
