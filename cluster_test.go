@@ -3,9 +3,11 @@ package eventrouter_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventrouter/eventrouter/internal/nodeclient"
 	"github.com/eventrouter/eventrouter/internal/redistest"
@@ -179,4 +181,102 @@ func firstArg(r nodeclient.Report) (string, bool) {
 	}
 	s, ok := r.Args[0].(string)
 	return s, ok
+}
+
+// TestClusterRedisOutage kills the cluster's Redis in the middle of a
+// test and starts it again, empty. While it is down each node serves its
+// own clients (their broadcasts reach them, not the other node's: the
+// documented loss), logs the outage once, shows it in /readyz as
+// cluster.on_outage says and in eventrouter_cluster_redis_up, and fails
+// room_size() rather than count one node. Once Redis is back, broadcasts
+// cross nodes again and none is lost.
+func TestClusterRedisOutage(t *testing.T) {
+	redis := redistest.Start(t)
+	prefix := redistest.Prefix(t)
+	nodes := map[string]*daemon{
+		"a": bootNode(t, "testdata/cluster.yaml", redis.URL(), prefix, "node-a"), // on_outage: degraded
+		"b": bootNode(t, "testdata/cluster.yaml", redis.URL(), prefix, "node-b", "EVENTROUTER_CLUSTER_ON_OUTAGE=not_ready"),
+	}
+	for _, d := range nodes {
+		waitLog(t, d.Logs, "cluster: Redis is reachable")
+	}
+	agent := nodeclient.Start(t)
+	ids := []string{"a1", "a2", "b1"}
+	for _, id := range ids {
+		agent.Connect(id, nodes[id[:1]].URL, map[string]any{"transports": []string{"websocket"}})
+	}
+	for _, id := range ids {
+		agent.WaitConnect(t, id)
+	}
+	agent.Emit("a1", "send_message", "before")
+	for _, id := range ids {
+		waitPayload(t, agent, id, "before")
+	}
+
+	redis.Kill()
+	for _, d := range nodes {
+		waitLogs(t, d.Logs, "cluster: Redis is unreachable", 1, 10*time.Second)
+	}
+	const during = 20
+	for i := range during {
+		agent.Emit("a1", "send_message", fmt.Sprintf("during-a-%d", i))
+		agent.Emit("b1", "send_message", fmt.Sprintf("during-b-%d", i))
+	}
+	for i := range during {
+		waitPayload(t, agent, "a1", fmt.Sprintf("during-a-%d", i))
+		waitPayload(t, agent, "a2", fmt.Sprintf("during-a-%d", i))
+		waitPayload(t, agent, "b1", fmt.Sprintf("during-b-%d", i))
+	}
+	ack := agent.WaitAck(t, "a1", agent.EmitAck("a1", "count", "room"))
+	if m, _ := ack.Args[0].(map[string]any); m["error"] == nil {
+		t.Errorf("room_size during the outage answered %v, want an error", ack.Args)
+	}
+	if body := readyz(t, nodes["a"]); !strings.HasPrefix(body, "200 ready, degraded") {
+		t.Errorf("/readyz of the degraded node: %q", body)
+	}
+	if body := readyz(t, nodes["b"]); !strings.HasPrefix(body, "503 not ready: cluster: Redis is unreachable") {
+		t.Errorf("/readyz of the not_ready node: %q", body)
+	}
+	for name, d := range nodes {
+		if v := metricValue(t, d.Router.Registry(), "eventrouter_cluster_redis_up", "node", "node-"+name); v != 0 {
+			t.Errorf("node %s: eventrouter_cluster_redis_up = %v during the outage", name, v)
+		}
+		if n := d.Logs.FilterMessageSnippet("cluster: Redis is unreachable").Len(); n != 1 {
+			t.Errorf("node %s logged the outage %d times, want once", name, n)
+		}
+	}
+	if v := metricValue(t, nodes["a"].Router.Registry(), "eventrouter_cluster_unpublished_total", "node", "node-a"); v != during {
+		t.Errorf("node a: eventrouter_cluster_unpublished_total = %v, want %d", v, during)
+	}
+
+	redis.Restart()
+	for _, d := range nodes {
+		waitLogs(t, d.Logs, "cluster: Redis is back", 1, 15*time.Second)
+	}
+	if body := readyz(t, nodes["b"]); !strings.HasPrefix(body, "200 ready") || strings.Contains(body, "degraded") {
+		t.Errorf("/readyz after the outage: %q", body)
+	}
+	const after = 20
+	for i := range after {
+		agent.Emit("a1", "send_message", fmt.Sprintf("after-a-%d", i))
+		agent.Emit("b1", "send_message", fmt.Sprintf("after-b-%d", i))
+	}
+	for i := range after {
+		for _, id := range ids {
+			waitPayload(t, agent, id, fmt.Sprintf("after-a-%d", i))
+			waitPayload(t, agent, id, fmt.Sprintf("after-b-%d", i))
+		}
+	}
+	agent.Sync(t)
+	// What the outage lost: the other node's messages sent during it, and
+	// nothing else.
+	noOtherMessages(t, agent, ids)
+}
+
+// readyz is "CODE BODY" of d's /readyz.
+func readyz(t *testing.T, d *daemon) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	d.Router.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	return fmt.Sprintf("%d %s", rec.Code, rec.Body.String())
 }

@@ -154,8 +154,14 @@ func TestDefaultConfigChat(t *testing.T) {
 // waitLog waits for a log line containing snippet.
 func waitLog(t *testing.T, logs *observer.ObservedLogs, snippet string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for logs.FilterMessageSnippet(snippet).Len() == 0 {
+	waitLogs(t, logs, snippet, 1, 5*time.Second)
+}
+
+// waitLogs waits, at most timeout, for n log lines containing snippet.
+func waitLogs(t *testing.T, logs *observer.ObservedLogs, snippet string, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for logs.FilterMessageSnippet(snippet).Len() < n {
 		if time.Now().After(deadline) {
 			var all []string
 			for _, e := range logs.All() {

@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -136,4 +138,20 @@ func newMetrics(reg prometheus.Registerer, nodeID string) *metrics {
 		reg.MustRegister(m.up, m.outages, m.errors, m.published, m.unpublished, m.requestFailures)
 	}
 	return m
+}
+
+// RouteRedisLogs sends go-redis's own log lines to log, at debug level.
+// go-redis logs every failed dial of its connection pools, many lines a
+// second during an outage, which the monitor already reports once.
+// go-redis keeps its logger process-wide, so the daemon's main calls this
+// once, before New.
+func RouteRedisLogs(log *zap.Logger) { goredis.SetLogger(redisLogger{log.Named("redis")}) }
+
+// redisLogger is go-redis's Logging on zap.
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if ce := l.log.Check(zap.DebugLevel, "go-redis"); ce != nil {
+		ce.Write(zap.String("message", fmt.Sprintf(format, v...)))
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/internal/sdnotify"
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/cluster"
 	"github.com/eventrouter/eventrouter/rules"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -66,6 +67,9 @@ Flags:
 		return 1
 	}
 	defer func() { _ = log.Sync() }()
+	if rs.Config.Cluster.Enabled() {
+		cluster.RouteRedisLogs(log)
+	}
 
 	addr := rs.Config.Server.Listen
 	if *listen != "" {
