@@ -104,6 +104,16 @@ var badConfigs = []struct {
 		":4:3: limits.http_requests_per_second: must not be negative",
 		":5:3: limits.http_burst: must not be negative",
 	}},
+	{"cluster.bad.yaml", []string{ // the URL's password never shows
+		`:3:5: socketio.recovery.max_disconnection: duration "-1s" is negative`,
+		`:6:5: cluster.redis.url: want redis://[user:password@]host:port/db, rediss://... for TLS or unix:///path, got "http://user:xxxxx@127.0.0.1:6379/0"`,
+		":7:5: cluster.redis.prefix: must not be empty",
+		`:8:3: cluster.on_outage: want degraded or not_ready, got "notready", did you mean not_ready?`,
+		":9:3: cluster.request_timeout: must be a positive duration",
+	}},
+	{"cluster-no-url.bad.yaml", []string{
+		":1:1: cluster.redis.url: required when cluster is set (redis://host:6379/0)",
+	}},
 	{"transport.bad.yaml", []string{
 		":2:25: socketio.transports: unknown transport \"websockets\", did you mean websocket?",
 	}},

@@ -31,6 +31,9 @@ auth: {jwt: {algorithms: [RS256], jwks_url: "https://svc:pw-Xq7@auth.example/jwk
 vars_from: {api_key: {env: API_KEY}}
 rules: [{name: r, on: e, do: ['log("x")']}]
 `, []string{"API_KEY=key-123456"}, []string{"key-123456", "pw-Xq7"}},
+		{"cluster redis url password, from the environment", `
+rules: [{name: r, on: e, do: ['log("x")']}]
+`, []string{"EVENTROUTER_CLUSTER_REDIS_URL=redis://app:redis-pw-77@10.0.0.5:6379/0"}, []string{"redis-pw-77"}},
 		{"none", `
 rules: [{name: r, on: e, do: ['log("x")']}]
 `, nil, nil},
