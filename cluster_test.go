@@ -1,6 +1,7 @@
 package eventrouter_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +13,9 @@ import (
 	"github.com/eventrouter/eventrouter/internal/nodeclient"
 	"github.com/eventrouter/eventrouter/internal/redistest"
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/cluster"
 	"github.com/eventrouter/eventrouter/rules"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // bootNode serves testdata/cluster.yaml (or path) as cluster node nodeID on
@@ -24,7 +27,37 @@ func bootNode(t *testing.T, path, redisURL, prefix, nodeID string, extraEnv ...s
 		"EVENTROUTER_CLUSTER_REDIS_PREFIX=" + prefix,
 		"EVENTROUTER_CLUSTER_NODE_ID=" + nodeID,
 	}, extraEnv...)
-	return bootLoaded(t, path, rules.LoadOptions{Environ: func() []string { return env }}, router.Options{})
+	d := bootLoaded(t, path, rules.LoadOptions{Environ: func() []string { return env }}, router.Options{})
+	waitStreamReader(t, redisURL, cluster.ReaderName(nodeID))
+	return d
+}
+
+// waitStreamReader waits until the Redis client called name, a node's
+// stream reader, is blocked in XREAD. The adapter reads the stream from
+// "$", new entries only, once its reader runs: a broadcast published
+// before would never reach that node. In production a node takes clients
+// after that; a test must wait for it.
+func waitStreamReader(t *testing.T, redisURL, name string) {
+	t.Helper()
+	opts, err := goredis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(opts)
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, err := c.ClientList(context.Background()).Result()
+		if err == nil && slices.ContainsFunc(strings.Split(list, "\n"), func(line string) bool {
+			return strings.Contains(line, " name="+name+" ") && strings.Contains(line, " cmd=xread")
+		}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not reading the stream after 10s (CLIENT LIST: %v %v)", name, list, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling Redis's state with a deadline, not synchronisation by delay
+	}
 }
 
 // waitPayload waits for client id's receive_message carrying payload.

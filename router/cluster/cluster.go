@@ -38,6 +38,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eventrouter/eventrouter/router/fanout"
@@ -104,8 +105,6 @@ func New(opts Options) (*Cluster, error) {
 	ropts.WriteTimeout = time.Second
 	ropts.PoolTimeout = time.Second
 	ropts.MaxRetries = 1 // one retry covers a pooled connection that a Redis restart closed
-	ropts.ClientName = "eventrouter"
-	readOpts := *ropts
 	logger := opts.Logger
 	if logger == nil {
 		logger = zap.NewNop()
@@ -114,6 +113,11 @@ func New(opts Options) (*Cluster, error) {
 	if nodeID == "" {
 		nodeID = defaultNodeID()
 	}
+	// Named so that CLIENT LIST shows each node's connections: the stream
+	// reader's is ReaderName.
+	ropts.ClientName = clientName(nodeID)
+	readOpts := *ropts
+	readOpts.ClientName = ReaderName(nodeID)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
 		cfg:      cfg,
@@ -319,6 +323,21 @@ func withLocal(opts *socket.BroadcastOptions) *socket.BroadcastOptions {
 	}
 	out.Flags.Local = true
 	return out
+}
+
+// ReaderName is the Redis client name of node nodeID's stream reader and
+// subscriptions, as CLIENT LIST shows it.
+func ReaderName(nodeID string) string { return clientName(nodeID) + "-read" }
+
+// clientName is the Redis client name of node nodeID's publishing
+// connections: CLIENT SETNAME takes no spaces.
+func clientName(nodeID string) string {
+	return "eventrouter-" + strings.Map(func(r rune) rune {
+		if r <= ' ' || r > '~' {
+			return '_'
+		}
+		return r
+	}, nodeID)
 }
 
 // defaultNodeID is host name, process id and a random suffix.
