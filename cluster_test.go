@@ -113,11 +113,7 @@ func TestClusterTwoNodes(t *testing.T) {
 		agent.WaitAck(t, id, agent.EmitAck(id, "join", "room"))
 	}
 
-	cases := []struct {
-		name  string
-		send  func(payload string)
-		reach []string
-	}{
+	runDeliveryCases(t, agent, []deliveryCase{
 		{"broadcast from A", func(p string) { agent.Emit("a1", "send_message", p) }, ids},
 		{"broadcast from B over polling", func(p string) { agent.Emit("b2", "send_message", p) }, ids},
 		{"broadcast_others", func(p string) { agent.Emit("b1", "shout", p) }, []string{"a1", "a2", "b2"}},
@@ -140,16 +136,7 @@ func TestClusterTwoNodes(t *testing.T) {
 				t.Fatalf("POST /broadcast: %d", resp.StatusCode)
 			}
 		}, ids},
-	}
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			payload := fmt.Sprintf("case-%d", i)
-			tc.send(payload)
-			for _, id := range tc.reach {
-				waitPayload(t, agent, id, payload)
-			}
-		})
-	}
+	})
 
 	t.Run("room_size and socket_rooms see both nodes", func(t *testing.T) {
 		if got := agent.WaitAck(t, "b2", agent.EmitAck("b2", "count", "room")).Args; len(got) != 1 || got[0] != 2.0 {
@@ -169,42 +156,80 @@ func TestClusterTwoNodes(t *testing.T) {
 	})
 
 	t.Run("in order per sender", func(t *testing.T) {
-		const n = 100
-		for i := range n {
-			agent.Emit("a1", "send_message", fmt.Sprintf("order-%03d", i))
-		}
-		for _, id := range ids {
-			for i := range n {
-				want := fmt.Sprintf("order-%03d", i)
-				r := agent.Next(t, func(r nodeclient.Report) bool {
-					s, _ := firstArg(r)
-					return r.ID == id && r.Event == "receive_message" && strings.HasPrefix(s, "order-")
-				}, nodeclient.DefaultTimeout)
-				if got, _ := firstArg(r); got != want {
-					t.Fatalf("%s: got %s, want %s", id, got, want)
-				}
-			}
-		}
+		expectInOrder(t, agent, []string{"a1", "b2"}, ids, 100)
 	})
-
-	// A last broadcast from each node: once every client has both, any
-	// duplicate of the cases' messages has arrived too.
-	for _, from := range []string{"a1", "b1"} {
-		agent.Emit(from, "send_message", "end-"+from)
-	}
-	for _, id := range ids {
-		for _, from := range []string{"a1", "b1"} {
-			waitPayload(t, agent, id, "end-"+from)
-		}
-	}
-	agent.Sync(t)
-	noOtherMessages(t, agent, ids)
+	expectNothingElse(t, agent, []string{"a1", "b1"}, ids)
 	if v := metricValue(t, nodes["a"].Router.Registry(), "eventrouter_cluster_redis_up", "node", "node-a"); v != 1 {
 		t.Errorf("eventrouter_cluster_redis_up on A = %v, want 1", v)
 	}
 	if v := metricValue(t, nodes["b"].Router.Registry(), "eventrouter_cluster_unpublished_total", "node", "node-b"); v != 0 {
 		t.Errorf("eventrouter_cluster_unpublished_total on B = %v, want 0", v)
 	}
+}
+
+// deliveryCase is one message sent somewhere in a cluster and the
+// clients it must reach.
+type deliveryCase struct {
+	name  string
+	send  func(payload string)
+	reach []string
+}
+
+// runDeliveryCases sends each case's own payload and waits for it at
+// every client it must reach.
+func runDeliveryCases(t *testing.T, agent *nodeclient.Agent, cases []deliveryCase) {
+	t.Helper()
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := fmt.Sprintf("case-%d", i)
+			tc.send(payload)
+			for _, id := range tc.reach {
+				waitPayload(t, agent, id, payload)
+			}
+		})
+	}
+}
+
+// expectInOrder has each sender send n numbered messages and checks that
+// every client gets each sender's messages in the order sent.
+func expectInOrder(t *testing.T, agent *nodeclient.Agent, senders, ids []string, n int) {
+	t.Helper()
+	for i := range n {
+		for _, from := range senders {
+			agent.Emit(from, "send_message", fmt.Sprintf("order-%s-%03d", from, i))
+		}
+	}
+	for _, id := range ids {
+		for _, from := range senders {
+			prefix := "order-" + from + "-"
+			for i := range n {
+				r := agent.Next(t, func(r nodeclient.Report) bool {
+					s, _ := firstArg(r)
+					return r.ID == id && r.Event == "receive_message" && strings.HasPrefix(s, prefix)
+				}, nodeclient.DefaultTimeout)
+				if got, want := r.Args[0], fmt.Sprintf("%s%03d", prefix, i); got != want {
+					t.Fatalf("%s: got %v, want %s", id, got, want)
+				}
+			}
+		}
+	}
+}
+
+// expectNothingElse sends a last broadcast from each of senders: once
+// every client has them all, any duplicate or stray message of the test
+// has arrived too, and none may be left.
+func expectNothingElse(t *testing.T, agent *nodeclient.Agent, senders, ids []string) {
+	t.Helper()
+	for _, from := range senders {
+		agent.Emit(from, "send_message", "end-"+from)
+	}
+	for _, id := range ids {
+		for _, from := range senders {
+			waitPayload(t, agent, id, "end-"+from)
+		}
+	}
+	agent.Sync(t)
+	noOtherMessages(t, agent, ids)
 }
 
 // firstArg is a report's first argument as a string.

@@ -110,11 +110,7 @@ func TestMixedCluster(t *testing.T) {
 			}
 		}
 	}
-	cases := []struct {
-		name  string
-		send  func(payload string)
-		reach []string
-	}{
+	runDeliveryCases(t, agent, []deliveryCase{
 		{"eventrouter broadcast", func(p string) { agent.Emit("a1", "send_message", p) }, ids},
 		{"Node broadcast", func(p string) { agent.Emit("n1", "send_message", p) }, ids},
 		{"eventrouter to a room with a Node socket", func(p string) {
@@ -125,50 +121,14 @@ func TestMixedCluster(t *testing.T) {
 		}, []string{"a1", "n2"}},
 		{"Node HTTP broadcast", post(urls["n"]), ids},
 		{"eventrouter HTTP broadcast", post(urls["b"]), ids},
-	}
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			payload := fmt.Sprintf("case-%d", i)
-			tc.send(payload)
-			for _, id := range tc.reach {
-				waitPayload(t, agent, id, payload)
-			}
-		})
-	}
+	})
 	t.Run("room_size counts the Node server's sockets", func(t *testing.T) {
 		if got := agent.WaitAck(t, "b1", agent.EmitAck("b1", "count", "room")).Args; len(got) != 1 || got[0] != 2.0 {
 			t.Errorf("room_size(room) = %v, want 2 (a1 on eventrouter, n2 on Node)", got)
 		}
 	})
 	t.Run("in order per sender, both ways", func(t *testing.T) {
-		const n = 50
-		for i := range n {
-			agent.Emit("n1", "send_message", fmt.Sprintf("order-n-%03d", i))
-			agent.Emit("a1", "send_message", fmt.Sprintf("order-a-%03d", i))
-		}
-		for _, id := range ids {
-			for _, from := range []string{"n", "a"} {
-				prefix := "order-" + from + "-"
-				for i := range n {
-					r := agent.Next(t, func(r nodeclient.Report) bool {
-						s, _ := firstArg(r)
-						return r.ID == id && r.Event == "receive_message" && strings.HasPrefix(s, prefix)
-					}, nodeclient.DefaultTimeout)
-					if got, want := r.Args[0], fmt.Sprintf("%s%03d", prefix, i); got != want {
-						t.Fatalf("%s: got %v, want %s", id, got, want)
-					}
-				}
-			}
-		}
+		expectInOrder(t, agent, []string{"n1", "a1"}, ids, 50)
 	})
-	for _, from := range []string{"a1", "n1"} {
-		agent.Emit(from, "send_message", "end-"+from)
-	}
-	for _, id := range ids {
-		for _, from := range []string{"a1", "n1"} {
-			waitPayload(t, agent, id, "end-"+from)
-		}
-	}
-	agent.Sync(t)
-	noOtherMessages(t, agent, ids)
+	expectNothingElse(t, agent, []string{"a1", "n1"}, ids)
 }
