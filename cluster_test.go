@@ -159,6 +159,14 @@ func TestClusterTwoNodes(t *testing.T) {
 		expectInOrder(t, agent, []string{"a1", "b2"}, ids, 100)
 	})
 	expectNothingElse(t, agent, []string{"a1", "b1"}, ids)
+
+	t.Run("disconnect_room reaches the other node", func(t *testing.T) {
+		agent.WaitAck(t, "b2", agent.EmitAck("b2", "join", "kick"))
+		agent.Emit("a2", "kick_room", "kick")
+		if got := agent.WaitDisconnect(t, "b2").Reason; got != "io server disconnect" {
+			t.Errorf("b2 disconnected with %q, want io server disconnect", got)
+		}
+	})
 	if v := metricValue(t, nodes["a"].Router.Registry(), "eventrouter_cluster_redis_up", "node", "node-a"); v != 1 {
 		t.Errorf("eventrouter_cluster_redis_up on A = %v, want 1", v)
 	}
