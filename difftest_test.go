@@ -8,8 +8,10 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/actions/logaction"
 	"github.com/eventrouter/eventrouter/internal/nodeclient"
+	"github.com/eventrouter/eventrouter/internal/redistest"
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/eventrouter/eventrouter/ruletest"
@@ -165,7 +168,15 @@ func newReplayer(t *testing.T, agent *nodeclient.Agent, s *ruletest.Suite) *repl
 	}
 	// The examples' backends are not there: a webhook's retries end at
 	// once, so the daemon's stop does not wait for them.
-	rp.d = bootStandIns(t, s.Config, standIns, router.Options{Prepare: rp.prepare, Trace: rp.trace, WebhookBackoff: func(int) time.Duration { return time.Millisecond }})
+	// A cluster config joins the test Redis, in a cluster of its own, so
+	// its rules run on the cluster's paths (and no Redis of the machine's
+	// sees the test's broadcasts).
+	var environ []string
+	if raw, err := os.ReadFile(s.Config); err == nil && regexp.MustCompile(`(?m)^cluster:`).Match(raw) {
+		environ = []string{"EVENTROUTER_CLUSTER_REDIS_URL=" + redistest.Shared(t), "EVENTROUTER_CLUSTER_REDIS_PREFIX=" + redistest.Prefix(t)}
+	}
+	rp.d = bootLoaded(t, s.Config, rules.LoadOptions{Environ: func() []string { return environ }, StandIns: standIns},
+		router.Options{Prepare: rp.prepare, Trace: rp.trace, WebhookBackoff: func(int) time.Duration { return time.Millisecond }})
 	rp.rs = rp.d.Router.Runtime().Rules
 	if rp.rs.PluginConfig("nats") != nil || len(rp.rs.SourcePatterns("nats")) > 0 {
 		rp.useNATS(t)

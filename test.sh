@@ -13,5 +13,16 @@ if [ ! -d node_modules/socket.io-client ] || [ package-lock.json -nt node_module
 	npm ci --no-audit --no-fund
 fi
 
+# The cluster tests run real redis-server processes. Install it from the
+# distribution when we can; without it those tests are skipped, with a
+# message saying so (EVENTROUTER_REQUIRE_REDIS=1 makes them fail instead).
+if ! command -v redis-server >/dev/null; then
+	if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+		apt-get update && apt-get install -y --no-install-recommends redis-server
+	else
+		echo "test.sh: redis-server is not installed (apt-get install redis-server): the cluster tests will be skipped" >&2
+	fi
+fi
+
 go vet ./...
 go test -race -count=1 -timeout 20m ./...

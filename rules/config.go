@@ -79,7 +79,7 @@ type RecoveryConfig struct {
 
 // ClusterConfig configures the Redis cluster of several nodes.
 type ClusterConfig struct {
-	NodeID string      `koanf:"node_id" doc:"this node's name in logs, metrics and /readyz; empty means host name, process id and a random suffix"`
+	NodeID string      `koanf:"node_id" doc:"this node's name in logs and metrics; empty means host name, process id and a random suffix"`
 	Redis  RedisConfig `koanf:"redis" doc:"the Redis server the nodes share"`
 	// OnOutage is OutageDegraded or OutageNotReady.
 	OnOutage       string        `koanf:"on_outage" doc:"what /readyz answers while Redis is unreachable: degraded (200, the body says so) or not_ready (503)"`
@@ -92,7 +92,7 @@ func (c ClusterConfig) Enabled() bool { return c.Redis.URL != "" }
 // RedisConfig names the Redis server of a cluster.
 type RedisConfig struct {
 	URL    string `koanf:"url" doc:"redis://[user:password@]host:port/db, or rediss:// for TLS; the password is a secret, never logged"`
-	Prefix string `koanf:"prefix" doc:"the Redis stream and pub/sub channel name the nodes share (sessions are kept under PREFIX:session:); Node servers in the cluster use the same"`
+	Prefix string `koanf:"prefix" doc:"the Redis stream name and pub/sub channel prefix the nodes share; Node servers in the cluster use the same as streamName and channelPrefix"`
 }
 
 // The values of ClusterConfig.OnOutage.
