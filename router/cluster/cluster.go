@@ -11,24 +11,28 @@
 // (nodeAdapter) to change two things:
 //
 //   - Local delivery takes router/fanout's path (Deliver): a broadcast is
-//     published to the stream first, then framed once and queued on every
-//     local websocket, as on a single node. The library's own Broadcast
-//     would deliver through its per-socket engine path, which costs the
-//     fan-out speed router/fanout was written for. Broadcasts other nodes
-//     publish arrive through the library's stream reader and take its
-//     path: it calls its own in-memory adapter, which a wrapper cannot
-//     reach.
-//   - Redis outages never block the event path. The adapter publishes
-//     synchronously (XADD) before it delivers locally. A health monitor
-//     (monitor.go) pings Redis; while it is down, broadcasts, joins,
-//     leaves and disconnects of remote sockets are done on this node only,
-//     and counted, instead of waiting for a Redis that is not there.
+//     framed once and queued on every local websocket, as on a single
+//     node. The library's own Broadcast would deliver through its
+//     per-socket engine path, which costs the fan-out speed router/fanout
+//     was written for. Broadcasts other nodes publish arrive through the
+//     library's stream reader and take its path: it calls its own
+//     in-memory adapter, which a wrapper cannot reach.
+//   - The event path never waits for Redis. The library publishes (XADD)
+//     before it delivers locally, on the event's goroutine; here a
+//     broadcast, join, leave or disconnect of remote sockets is carried
+//     out locally and queued for one publisher goroutine (publisher.go),
+//     which keeps the node's order. A health monitor (monitor.go) pings
+//     Redis; while it is down, nothing is queued. Only with connection
+//     state recovery on does a broadcast wait for its XADD, whose offset
+//     the local clients must get with it.
 //
 // Embedding the streams adapter rather than writing one over the same
-// stream format keeps every other cluster operation (remote joins, fetch
-// sockets, session persistence for recovery, acks across nodes) the
-// library's, as tested against Node by its authors. The price is that
-// remote deliveries go the library's slower way; BENCHMARKS.md measures it.
+// stream format keeps the rest the library's, as tested against Node by its
+// authors: the stream's format, its reader and what it does with remote
+// broadcasts, joins and disconnects, and the session persistence of
+// connection state recovery. The price is that remote deliveries go the
+// library's slower way; BENCHMARKS.md measures it. (Cluster-wide socket
+// reads are the exception, in fetch.go: the library's cannot cross nodes.)
 package cluster
 
 import (
@@ -84,6 +88,9 @@ type Cluster struct {
 	health   health
 	requests requests
 
+	outbox    chan outgoing // see publisher.go
+	published chan struct{} // closed when the publisher has stopped
+
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -120,16 +127,18 @@ func New(opts Options) (*Cluster, error) {
 	readOpts.ClientName = ReaderName(nodeID)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
-		cfg:      cfg,
-		nodeID:   nodeID,
-		recovery: opts.Recovery > 0,
-		log:      logger.With(zap.String("node", nodeID)),
-		metrics:  newMetrics(opts.Registerer, nodeID),
-		write:    goredis.NewClient(ropts),
-		read:     goredis.NewClient(&readOpts),
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
+		cfg:       cfg,
+		nodeID:    nodeID,
+		recovery:  opts.Recovery > 0,
+		log:       logger.With(zap.String("node", nodeID)),
+		metrics:   newMetrics(opts.Registerer, nodeID),
+		write:     goredis.NewClient(ropts),
+		read:      goredis.NewClient(&readOpts),
+		outbox:    make(chan outgoing, publishQueue),
+		published: make(chan struct{}),
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
 	}
 	c.health.init()
 	client := sioredis.NewRedisClientWithSub(ctx, c.write, c.read)
@@ -144,6 +153,7 @@ func New(opts Options) (*Cluster, error) {
 	c.builder = &streams.RedisStreamsAdapterBuilder{Redis: client, Opts: so}
 	c.listen(ctx)
 	go c.monitor(ctx)
+	go c.publishLoop(ctx)
 	c.log.Info("cluster: joining through Redis", zap.String("redis", redacted(cfg.Redis.URL)), zap.String("stream", cfg.Redis.Prefix))
 	return c, nil
 }
@@ -176,10 +186,11 @@ func (c *Cluster) Degraded() string {
 // Builder returns the adapter constructor for the Socket.IO server.
 func (c *Cluster) Builder() socket.AdapterConstructor { return builder{c} }
 
-// Close stops the health monitor and the Redis clients. The namespaces'
-// adapters stop with the Socket.IO server.
+// Close publishes what is queued, then stops the health monitor and the
+// Redis clients. The namespaces' adapters stop with the Socket.IO server.
 func (c *Cluster) Close() error {
 	c.cancel()
+	<-c.published
 	<-c.done
 	return errors.Join(c.write.Close(), c.read.Close())
 }
@@ -241,35 +252,45 @@ type nodeAdapter struct {
 	c *Cluster
 }
 
-// Broadcast publishes packet to the other nodes, then delivers it to this
-// node's sockets. While Redis is down it delivers locally only.
+// Broadcast delivers packet to this node's sockets and publishes it to
+// the other nodes. While Redis is down it delivers locally only.
 func (a *nodeAdapter) Broadcast(p *parser.Packet, opts *socket.BroadcastOptions) {
-	if !localOnly(opts) {
-		a.publish(p, opts)
+	if localOnly(opts) {
+		fanout.Deliver(a, a.deliverLocally, p, opts)
+		return
 	}
+	msg := &adapter.ClusterMessage{
+		Type: adapter.BROADCAST,
+		Data: &adapter.BroadcastMessage{Packet: p, Opts: adapter.EncodeOptions(opts)},
+	}
+	if a.c.recovery {
+		a.publishNow(msg, p, opts)
+		fanout.Deliver(a, a.deliverLocally, p, opts)
+		return
+	}
+	// The packet is encoded for the stream after local delivery, on the
+	// publisher's goroutine; nothing changes it once Broadcast has it.
 	fanout.Deliver(a, a.deliverLocally, p, opts)
+	a.c.enqueue(a, msg)
 }
 
-// publish adds packet to the stream; with recovery on, the stream offset
-// goes at the end of an event's arguments, as the library does, so a
+// publishNow adds msg to the stream on the event's path and, as the
+// library does, appends the stream offset to an event's arguments, so a
 // client that comes back can say where it was.
-func (a *nodeAdapter) publish(p *parser.Packet, opts *socket.BroadcastOptions) {
+func (a *nodeAdapter) publishNow(msg *adapter.ClusterMessage, p *parser.Packet, opts *socket.BroadcastOptions) {
 	c := a.c
 	if !c.Up() {
 		c.metrics.unpublished.Inc()
 		return
 	}
-	offset, err := a.PublishAndReturnOffset(&adapter.ClusterMessage{
-		Type: adapter.BROADCAST,
-		Data: &adapter.BroadcastMessage{Packet: p, Opts: adapter.EncodeOptions(opts)},
-	})
+	offset, err := a.PublishAndReturnOffset(msg)
 	if err != nil {
 		c.metrics.unpublished.Inc()
 		c.failed("publish", err)
 		return
 	}
 	c.metrics.published.Inc()
-	if c.recovery && p.Type == parser.EVENT && p.Id == nil && (opts == nil || opts.Flags == nil || !opts.Flags.Volatile) {
+	if p.Type == parser.EVENT && p.Id == nil && (opts == nil || opts.Flags == nil || !opts.Flags.Volatile) {
 		if args, ok := p.Data.([]any); ok {
 			p.Data = append(args, offset)
 		}
@@ -284,26 +305,29 @@ func (a *nodeAdapter) deliverLocally(p *parser.Packet, opts *socket.BroadcastOpt
 
 // AddSockets makes the sockets opts selects, on every node, join rooms.
 func (a *nodeAdapter) AddSockets(opts *socket.BroadcastOptions, rooms []socket.Room) {
-	a.RedisStreamsAdapter.AddSockets(a.scope(opts), rooms)
+	a.RedisStreamsAdapter.AddSockets(withLocal(opts), rooms)
+	if !localOnly(opts) {
+		a.c.enqueue(a, &adapter.ClusterMessage{Type: adapter.SOCKETS_JOIN,
+			Data: &adapter.SocketsJoinLeaveMessage{Opts: adapter.EncodeOptions(opts), Rooms: rooms}})
+	}
 }
 
 // DelSockets makes the sockets opts selects, on every node, leave rooms.
 func (a *nodeAdapter) DelSockets(opts *socket.BroadcastOptions, rooms []socket.Room) {
-	a.RedisStreamsAdapter.DelSockets(a.scope(opts), rooms)
+	a.RedisStreamsAdapter.DelSockets(withLocal(opts), rooms)
+	if !localOnly(opts) {
+		a.c.enqueue(a, &adapter.ClusterMessage{Type: adapter.SOCKETS_LEAVE,
+			Data: &adapter.SocketsJoinLeaveMessage{Opts: adapter.EncodeOptions(opts), Rooms: rooms}})
+	}
 }
 
 // DisconnectSockets disconnects the sockets opts selects, on every node.
 func (a *nodeAdapter) DisconnectSockets(opts *socket.BroadcastOptions, close bool) {
-	a.RedisStreamsAdapter.DisconnectSockets(a.scope(opts), close)
-}
-
-// scope is opts, limited to this node while Redis is down.
-func (a *nodeAdapter) scope(opts *socket.BroadcastOptions) *socket.BroadcastOptions {
-	if a.c.Up() || localOnly(opts) {
-		return opts
+	a.RedisStreamsAdapter.DisconnectSockets(withLocal(opts), close)
+	if !localOnly(opts) {
+		a.c.enqueue(a, &adapter.ClusterMessage{Type: adapter.DISCONNECT_SOCKETS,
+			Data: &adapter.DisconnectSocketsMessage{Opts: adapter.EncodeOptions(opts), Close: close}})
 	}
-	a.c.metrics.unpublished.Inc()
-	return withLocal(opts)
 }
 
 // localOnly reports whether opts asks for this node only.

@@ -116,6 +116,7 @@ type metrics struct {
 	published       prometheus.Counter
 	unpublished     prometheus.Counter
 	requestFailures prometheus.Counter
+	queueFull       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, nodeID string) *metrics {
@@ -131,11 +132,13 @@ func newMetrics(reg prometheus.Registerer, nodeID string) *metrics {
 		published: counter("eventrouter_cluster_published_total", "Broadcasts published to the other nodes."),
 		unpublished: counter("eventrouter_cluster_unpublished_total",
 			"Broadcasts, joins, leaves and disconnects done on this node only because Redis was unreachable: the other nodes never saw them."),
+		queueFull: counter("eventrouter_cluster_queue_full_total",
+			"Messages for the other nodes dropped because 16384 were already waiting for Redis (a Redis too slow for the broadcast rate); each is also counted as unpublished."),
 		requestFailures: counter("eventrouter_cluster_request_failures_total",
 			"room_size() and socket_rooms() reads that the other nodes did not answer in cluster.request_timeout, or made while Redis was down."),
 	}
 	if reg != nil {
-		reg.MustRegister(m.up, m.outages, m.errors, m.published, m.unpublished, m.requestFailures)
+		reg.MustRegister(m.up, m.outages, m.errors, m.published, m.unpublished, m.requestFailures, m.queueFull)
 	}
 	return m
 }
