@@ -15,7 +15,7 @@ fi
 
 # The cluster tests run real redis-server processes. Install it from the
 # distribution when we can; without it those tests are skipped, with a
-# message saying so (EVENTROUTER_REQUIRE_REDIS=1 makes them fail instead).
+# message saying so (ERTEST_REQUIRE_REDIS=1 makes them fail instead).
 if ! command -v redis-server >/dev/null; then
 	if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
 		apt-get update && apt-get install -y --no-install-recommends redis-server

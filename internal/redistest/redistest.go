@@ -3,11 +3,11 @@
 // can kill one and start it again on the same port, as a Redis restart.
 //
 // Shared gives a test a Redis to use without owning it: the one .ci/run
-// started (EVENTROUTER_TEST_REDIS_URL) when set, else a private server.
+// started (ERTEST_REDIS_URL) when set, else a private server.
 // Tests isolate themselves on it by key prefix (Prefix).
 //
 // Without redis-server on PATH the tests that need it are skipped, unless
-// EVENTROUTER_REQUIRE_REDIS is set (as .ci/run sets it): they then fail.
+// ERTEST_REQUIRE_REDIS is set (as .ci/run sets it): they then fail.
 package redistest
 
 import (
@@ -41,7 +41,7 @@ func binary(t testing.TB) string {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		const msg = "redis-server is not installed (apt-get install -y redis-server)"
-		if os.Getenv("EVENTROUTER_REQUIRE_REDIS") != "" {
+		if os.Getenv("ERTEST_REQUIRE_REDIS") != "" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
@@ -68,10 +68,10 @@ func Start(t testing.TB) *Server {
 }
 
 // Shared returns the URL of a Redis for t to use: .ci/run's when
-// EVENTROUTER_TEST_REDIS_URL is set, else a private server's.
+// ERTEST_REDIS_URL is set, else a private server's.
 func Shared(t testing.TB) string {
 	t.Helper()
-	if u := os.Getenv("EVENTROUTER_TEST_REDIS_URL"); u != "" {
+	if u := os.Getenv("ERTEST_REDIS_URL"); u != "" {
 		return u
 	}
 	return Start(t).URL()
