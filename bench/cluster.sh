@@ -24,16 +24,20 @@
 # Every step reports the CPU use of each node and of Redis (from
 # /proc/PID/stat, by eventrouter-bench --watch-pids); each phase's totals
 # over the whole sweep come from /proc/PID/stat and Redis's INFO cpu.
-# Finally writes bench/cluster-results.md and bench/cluster-summary.md, and
+# Finally writes bench/cluster-results.md (with bench/cluster-analysis.md,
+# written by hand, after the tables) and bench/cluster-summary.md, and
 # puts the summary into BENCHMARKS.md (between its "cluster" markers;
 # bench/run.sh includes bench/cluster-summary.md when it regenerates it).
 #
-#   bench/cluster.sh             full run (about 10 minutes)
+#   bench/cluster.sh             full run (about 12 minutes: 2 rounds)
 #   QUICK=1 bench/cluster.sh     quick run (under 3 minutes) to iterate
 #
 # Other knobs (env): CLIENTS, RATES, STEP, DRAIN, ROUNDS (each round runs
 # a, b and c again, interleaved; the report takes each phase's median),
-# PHASES (default "a b c"), OUT, NO_REPORT=1 (leave the .md files alone),
+# PHASES (default "a b c"), REDIS_CPU and IDLE_NODE_CPU (default 1: where
+# Redis and phase b's idle node B run, to see what the placement costs),
+# BENCH_ARGS (more eventrouter-bench flags for
+# the sweeps, e.g. "--senders 4"), OUT, NO_REPORT=1 (leave the .md files alone),
 # PROFILE_RATE=N (after the sweeps, CPU-profile the measured node for
 # PROFILE_SECONDS at N deliveries/s in phases a and b, through
 # /debug/pprof on the admin listener).
@@ -45,25 +49,26 @@ ROOT=$PWD
 QUICK=${QUICK:-0}
 CLIENTS=${CLIENTS:-1000}
 if [[ $QUICK == 1 ]]; then
-	RATES=${RATES:-25000,100000,200000,300000,400000}
+	RATES=${RATES:-25000,50000,75000,100000,200000,300000,400000}
 	STEP=${STEP:-3s}
 	DRAIN=${DRAIN:-2s}
 	ROUNDS=${ROUNDS:-1}
 else
-	RATES=${RATES:-5000,10000,25000,50000,75000,100000,150000,200000,250000,300000,350000,400000,500000}
+	RATES=${RATES:-5000,10000,25000,50000,75000,100000,125000,150000,200000,250000,300000,350000,400000,500000}
 	STEP=${STEP:-10s}
 	DRAIN=${DRAIN:-3s}
-	ROUNDS=${ROUNDS:-1}
+	ROUNDS=${ROUNDS:-2}
 fi
 PHASES=${PHASES:-a b c}
+BENCH_ARGS=${BENCH_ARGS:-}
 PROFILE_RATE=${PROFILE_RATE:-}
 PROFILE_SECONDS=${PROFILE_SECONDS:-20}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$ROOT/bin/bench-results/cluster-$STAMP}
 NODE_CPU=0
 BENCH_CPU=1
-REDIS_CPU=1
-IDLE_NODE_CPU=1 # node B in phase b
+REDIS_CPU=${REDIS_CPU:-1}         # Redis, in b and c
+IDLE_NODE_CPU=${IDLE_NODE_CPU:-1} # node B in phase b
 mkdir -p "$OUT"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -203,7 +208,7 @@ sweep() {
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	taskset -c "$BENCH_CPU" bin/eventrouter-bench --clients "$CLIENTS" --rates "$RATES" \
 		--step-duration "$STEP" --drain "$DRAIN" --json \
-		--watch-pids "$(IFS=,; echo "${watch[*]}")" "$@" \
+		--watch-pids "$(IFS=,; echo "${watch[*]}")" $BENCH_ARGS "$@" \
 		>"$OUT/$phase-sweep.json" 2> >(tee "$OUT/$phase-sweep.err" | sed "s/^/  $phase: /" >&2) &
 	BENCH_PID=$!
 	wait "$BENCH_PID" || log "$phase: eventrouter-bench exited with $?"
@@ -239,10 +244,19 @@ profile() {
 	BENCH_PID=$!
 	sleep 4 # connected and sending
 	curl -fsS -o "$OUT/$phase-cpu.pprof" "$admin/debug/pprof/profile?seconds=$PROFILE_SECONDS" || log "$phase: profile failed"
+	# an execution trace of 2 s, for where goroutines wait (tracing slows
+	# the node, so after the CPU profile): -pprof=net is the time blocked
+	# on network reads (Redis replies), -pprof=sched the time runnable
+	curl -fsS -o "$OUT/$phase-trace.out" "$admin/debug/pprof/trace?seconds=2" || log "$phase: trace failed"
 	wait "$BENCH_PID" || true
 	BENCH_PID=
 	go tool pprof -top -nodecount=40 bin/eventrouter "$OUT/$phase-cpu.pprof" >"$OUT/$phase-pprof-top.txt" 2>/dev/null || true
 	go tool pprof -top -cum -nodecount=40 bin/eventrouter "$OUT/$phase-cpu.pprof" >"$OUT/$phase-pprof-cum.txt" 2>/dev/null || true
+	local kind
+	for kind in net sched; do
+		go tool trace -pprof="$kind" "$OUT/$phase-trace.out" >"$OUT/$phase-trace-$kind.pprof" 2>/dev/null &&
+			go tool pprof -top -cum -nodecount=40 bin/eventrouter "$OUT/$phase-trace-$kind.pprof" >"$OUT/$phase-trace-$kind-cum.txt" 2>/dev/null || true
+	done
 	log "$phase profile at $PROFILE_RATE/s: $(jq -r '.steps[0] | "p99 \(.latency.p99_ms) ms, lost \(.lost), CPU \(.watched_cpu_pct)"' "$OUT/$phase-profile-run.json" 2>/dev/null); $OUT/$phase-pprof-top.txt"
 }
 
@@ -308,6 +322,26 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 log "measurements done in $((SECONDS - T0))s; results in $OUT"
 
 # --- report --------------------------------------------------------------
+# on_cpu N PHASE: what ran on CPU N in PHASE, for the pinning table.
+on_cpu() {
+	local cpu=$1 phase=$2 list=()
+	case $phase in
+	a) ((NODE_CPU == cpu)) && list+=("the node") ;;
+	b)
+		((NODE_CPU == cpu)) && list+=("node A")
+		((IDLE_NODE_CPU == cpu)) && list+=("node B (idle: no clients)")
+		((REDIS_CPU == cpu)) && list+=("Redis")
+		;;
+	c)
+		((NODE_CPU == cpu)) && list+=("nodes A and B")
+		((REDIS_CPU == cpu)) && list+=("Redis")
+		;;
+	esac
+	((BENCH_CPU == cpu)) && list+=("load generator")
+	local IFS=,
+	echo "${list[*]:-—}" | sed 's/,/, /g'
+}
+
 bin/cluster-report -dir "$OUT" -rounds "$ROUNDS" -phases "$PHASES" \
 	-table "$OUT/cluster-table.md" -summary "$OUT/cluster-summary-table.md"
 cat "$OUT/cluster-summary-table.md" >&2
@@ -348,21 +382,26 @@ compare the ratios.**$rounds_note
 
 ## Phases and pinning
 
-| phase | what | CPU 0 (\`taskset -c $NODE_CPU\`) | CPU 1 (\`taskset -c $BENCH_CPU\`) |
+| phase | what | CPU 0 (\`taskset -c 0\`) | CPU 1 (\`taskset -c 1\`) |
 |---|---|---|---|
-| (a) single node | one eventrouter, no cluster; $CLIENTS receivers and the sender on it | the node | load generator |
-| (b) cluster, local delivery | nodes A and B on one Redis; all $CLIENTS receivers and the sender on A, so every delivery is local, but each broadcast is XADDed to Redis first and B reads it from the stream | node A | load generator, Redis, node B (idle: no clients) |
-| (c) cluster, split | nodes A and B; $((CLIENTS - CLIENTS / 2)) receivers and the sender on A (local delivery), $((CLIENTS / 2)) receivers on B (cross-node: read from the stream, delivered by the library's per-socket path) | nodes A and B | load generator, Redis |
+| (a) single node | one eventrouter, no cluster; $CLIENTS receivers and the sender on it | $(on_cpu 0 a) | $(on_cpu 1 a) |
+| (b) cluster, local delivery | nodes A and B on one Redis; all $CLIENTS receivers and the sender on A, so every delivery is local, but each broadcast is XADDed to Redis first and B reads it from the stream | $(on_cpu 0 b) | $(on_cpu 1 b) |
+| (c) cluster, split | nodes A and B; $((CLIENTS - CLIENTS / 2)) receivers and the sender on A (local delivery), $((CLIENTS / 2)) receivers on B (cross-node: read from the stream, delivered by the library's per-socket path) | $(on_cpu 0 c) | $(on_cpu 1 c) |
 
-In (b) Redis and the idle node B share CPU 1 with the load generator: they
-handle one XADD and one stream read per message, a few hundred per second,
-and their CPU use is in the tables. In (c) the two nodes share CPU 0, so the
-cluster has the same one core for its eventrouter work as the single node.
+In (b) node B has no clients: it reads each broadcast from the stream and
+has no one to deliver it to; Redis handles one XADD and one stream read per
+node per message, a few hundred a second. Their CPU use is in the tables.
+In (c) the two nodes share CPU 0, so the cluster has the same one core for
+its eventrouter work as the single node.
 
 ## Results
 
 EOF
 	cat "$OUT/cluster-table.md"
+	if [[ -f bench/cluster-analysis.md ]]; then
+		echo
+		cat bench/cluster-analysis.md
+	fi
 	cat <<EOF
 
 ## How it is measured
@@ -400,8 +439,8 @@ EOF
 
 Two nodes sharing broadcasts through Redis, $CLIENTS clients, against a single
 node, side by side in one run of \`bench/cluster.sh\` ($mode mode, commit
-$gitrev$dirty, $(date -u '+%Y-%m-%d')). Nodes on CPU 0, load generator and Redis on CPU 1
-(details, per-rate tables and how it is measured:
+$gitrev$dirty, $(date -u '+%Y-%m-%d')). Nodes on CPU $NODE_CPU, load generator on CPU $BENCH_CPU, Redis on CPU $REDIS_CPU
+(details, per-rate tables, where the time goes and how it is measured:
 [bench/cluster-results.md](bench/cluster-results.md)).
 
 EOF
