@@ -32,12 +32,15 @@
 #   bench/cluster.sh             full run (about 12 minutes: 2 rounds)
 #   QUICK=1 bench/cluster.sh     quick run (under 3 minutes) to iterate
 #
+# REPORT_ONLY=DIR rewrites the markdown from the results in DIR (its
+# meta.env holds the run's settings), without measuring.
+#
 # Other knobs (env): CLIENTS, RATES, STEP, DRAIN, ROUNDS (each round runs
-# a, b and c again, interleaved; the report takes each phase's median),
+# a, b and c again, interleaved; the report gives every round's figures),
 # PHASES (default "a b c"), REDIS_CPU and IDLE_NODE_CPU (default 1: where
 # Redis and phase b's idle node B run, to see what the placement costs),
-# BENCH_ARGS (more eventrouter-bench flags for
-# the sweeps, e.g. "--senders 4"), OUT, NO_REPORT=1 (leave the .md files alone),
+# BENCH_ARGS (more eventrouter-bench flags for the sweeps, e.g.
+# "--senders 4"), OUT, NO_REPORT=1 (leave the .md files alone),
 # PROFILE_RATE=N (after the sweeps, CPU-profile the measured node for
 # PROFILE_SECONDS at N deliveries/s in phases a and b, through
 # /debug/pprof on the admin listener).
@@ -69,12 +72,164 @@ NODE_CPU=0
 BENCH_CPU=1
 REDIS_CPU=${REDIS_CPU:-1}         # Redis, in b and c
 IDLE_NODE_CPU=${IDLE_NODE_CPU:-1} # node B in phase b
-mkdir -p "$OUT"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# --- report --------------------------------------------------------------
+# The report reads only the results directory: the run's settings and
+# machine facts are in $OUT/meta.env, so REPORT_ONLY=DIR can rewrite the
+# markdown (say, after editing bench/cluster-analysis.md) without measuring.
+META_VARS=(RUN_DATE MODE_TEXT GITREV DIRTY OUT_REL MACHINE_LINE GOVER ADAPTERV REDISV
+	CLIENTS RATES STEP DRAIN ROUNDS PHASES BENCH_ARGS LOAD_START LOAD_END
+	NODE_CPU BENCH_CPU REDIS_CPU IDLE_NODE_CPU)
+
+# on_cpu N PHASE: what ran on CPU N in PHASE, for the pinning table.
+on_cpu() {
+	local cpu=$1 phase=$2 list=()
+	case $phase in
+	a) ((NODE_CPU == cpu)) && list+=("the node") ;;
+	b)
+		((NODE_CPU == cpu)) && list+=("node A")
+		((IDLE_NODE_CPU == cpu)) && list+=("node B (idle: no clients)")
+		((REDIS_CPU == cpu)) && list+=("Redis")
+		;;
+	c)
+		((NODE_CPU == cpu)) && list+=("nodes A and B")
+		((REDIS_CPU == cpu)) && list+=("Redis")
+		;;
+	esac
+	((BENCH_CPU == cpu)) && list+=("load generator")
+	local IFS=,
+	echo "${list[*]:-—}" | sed 's/,/, /g'
+}
+
+# write_report: the tables (bin/cluster-report), then, unless NO_REPORT=1,
+# bench/cluster-results.md, bench/cluster-summary.md and BENCHMARKS.md's
+# Cluster section.
+write_report() {
+	bin/cluster-report -dir "$OUT" -rounds "$ROUNDS" -phases "$PHASES" \
+		-table "$OUT/cluster-table.md" -summary "$OUT/cluster-summary-table.md"
+	cat "$OUT/cluster-summary-table.md" >&2
+
+	if [[ ${NO_REPORT:-0} == 1 ]]; then
+		log "NO_REPORT=1: bench/cluster-results.md and BENCHMARKS.md left alone; tables in $OUT"
+		return 0
+	fi
+	rounds_note=
+	((ROUNDS > 1)) && rounds_note=" The phases ran $ROUNDS times, interleaved (a b c, a b c, …); the summary gives each round's figures, in order, and every round has its own per-rate tables."
+
+	{
+		cat <<EOF
+# Cluster benchmark: cross-node fan-out
+
+Two eventrouter nodes sharing broadcasts through Redis (\`router/cluster\`,
+the Redis streams adapter), against one node alone, measured side by side in
+one run of \`bench/cluster.sh\`. **Absolute numbers are this machine's;
+compare the ratios.**$rounds_note
+
+- Run: $RUN_DATE, $MODE_TEXT mode, commit $GITREV$DIRTY, results in \`$OUT_REL\` (not committed)
+- Machine: $MACHINE_LINE
+- eventrouter: $GOVER, zishang520/socket.io redis adapter $ADAPTERV, default \`config.yaml\` (logs every message, to a file) plus \`EVENTROUTER_CLUSTER_REDIS_URL\`, \`EVENTROUTER_CLUSTER_REDIS_PREFIX\`, \`EVENTROUTER_CLUSTER_NODE_ID\`, \`EVENTROUTER_SERVER_LISTEN\`, \`EVENTROUTER_ADMIN_LISTEN\`
+- Redis: redis-server $REDISV, private, on a free port, no persistence (\`--save '' --appendonly no\`), fresh for each phase
+- Load: \`eventrouter-bench\`, $CLIENTS receivers + 1 sender${BENCH_ARGS:+ (extra flags: \`$BENCH_ARGS\`)}, 100-byte JSON payload; rates $RATES deliveries/s, $STEP per step, $DRAIN drain
+- Load average (1, 5, 15 min) before the run: $LOAD_START; after: $LOAD_END (per phase: in the results directory, \`*-cpu.txt\`)
+
+## Phases and pinning
+
+| phase | what | CPU 0 (\`taskset -c 0\`) | CPU 1 (\`taskset -c 1\`) |
+|---|---|---|---|
+| (a) single node | one eventrouter, no cluster; $CLIENTS receivers and the sender on it | $(on_cpu 0 a) | $(on_cpu 1 a) |
+| (b) cluster, local delivery | nodes A and B on one Redis; all $CLIENTS receivers and the sender on A, so every delivery is local, but each broadcast is XADDed to Redis first and B reads it from the stream | $(on_cpu 0 b) | $(on_cpu 1 b) |
+| (c) cluster, split | nodes A and B; $((CLIENTS - CLIENTS / 2)) receivers and the sender on A (local delivery), $((CLIENTS / 2)) receivers on B (cross-node: read from the stream, delivered by the library's per-socket path) | $(on_cpu 0 c) | $(on_cpu 1 c) |
+
+In (b) node B has no clients: it reads each broadcast from the stream and
+has no one to deliver it to; Redis handles one XADD and one stream read per
+node per message, a few hundred a second. Their CPU use is in the tables.
+In (c) the two nodes share CPU 0, so the cluster has the same one core for
+its eventrouter work as the single node.
+
+## Results
+
+EOF
+		cat "$OUT/cluster-table.md"
+		if [[ -f bench/cluster-analysis.md ]]; then
+			echo
+			cat bench/cluster-analysis.md
+		fi
+		cat <<EOF
+
+## How it is measured
+
+- **Offered deliveries/s** = messages/s × receivers, as in
+  [BENCHMARKS.md](../BENCHMARKS.md#how-it-is-measured): one sender emits
+  \`send_message\` on a fixed schedule; every receiver gets each
+  \`receive_message\` and measures its latency from the send time in the
+  payload. In (c) the receivers are spread round robin over A and B
+  (\`eventrouter-bench --receiver-urls A,B\`); each group's figures count its
+  own receivers only, and its offered rate is its share (messages/s × its
+  receivers).
+- **Sustained** is the highest offered rate up to which every step kept
+  p99 ≤ 100 ms with at most 0.1 % lost (a step that passes above a failing one
+  does not count); "≥" means no tried rate failed. For the local and
+  cross-node rows of (c), the same rule on that group's p99 and losses, in
+  that group's deliveries/s. The sweep stops after a step whose p99 over all
+  receivers exceeds 1 s or loses over 10 %.
+- **CPU** is utime + stime from \`/proc/PID/stat\` over each step and its
+  drain, in % of one core (\`eventrouter-bench --watch-pids\`); the
+  summary's "there" columns are the step at the sustained rate. The
+  per-phase totals (whole
+  sweep, including connecting) also come from \`/proc/PID/stat\`, and for
+  Redis from \`INFO cpu\` (used_cpu_user + used_cpu_sys), which agree.
+- **Local throughput cost of clustering** is (b)'s sustained rate ÷ (a)'s,
+  both with every receiver on the measured node; "CPU per delivery" is the
+  measured node's CPU time per delivered message at the same offered rate.
+- Reproduce with \`bench/cluster.sh\` (\`QUICK=1\` for a quick look).
+EOF
+	} >bench/cluster-results.md
+
+	{
+		cat <<EOF
+<!-- cluster: begin. Written by bench/cluster.sh (bench/cluster-summary.md); bench/run.sh keeps it. -->
+## Cluster
+
+Two nodes sharing broadcasts through Redis, $CLIENTS clients, against a single
+node, side by side in one run of \`bench/cluster.sh\` ($MODE_TEXT mode, commit
+$GITREV$DIRTY, ${RUN_DATE%% *}). Nodes on CPU $NODE_CPU, load generator on CPU $BENCH_CPU, Redis on CPU $REDIS_CPU
+(details, per-rate tables, where the time goes and how it is measured:
+[bench/cluster-results.md](bench/cluster-results.md)).
+
+EOF
+		cat "$OUT/cluster-summary-table.md"
+		echo
+		echo "<!-- cluster: end -->"
+	} >bench/cluster-summary.md
+
+	# BENCHMARKS.md: replace the section between the markers, or append it
+	if grep -q '^<!-- cluster: begin' BENCHMARKS.md; then
+		awk -v f=bench/cluster-summary.md '
+			/^<!-- cluster: begin/ {while ((getline l < f) > 0) print l; skip = 1; next}
+			/^<!-- cluster: end/ {skip = 0; next}
+			!skip' BENCHMARKS.md >"$OUT/BENCHMARKS.md.new"
+	else
+		{ cat BENCHMARKS.md; echo; cat bench/cluster-summary.md; } >"$OUT/BENCHMARKS.md.new"
+	fi
+	mv "$OUT/BENCHMARKS.md.new" BENCHMARKS.md
+	log "wrote bench/cluster-results.md, bench/cluster-summary.md and the Cluster section of BENCHMARKS.md"
+}
+
+if [[ -n ${REPORT_ONLY:-} ]]; then
+	[[ -f $REPORT_ONLY/meta.env ]] || die "$REPORT_ONLY/meta.env not found: not a bench/cluster.sh results directory"
+	OUT=$(cd "$REPORT_ONLY" && pwd)
+	# shellcheck source=/dev/null
+	source "$OUT/meta.env"
+	go build -o bin/cluster-report ./bench/clusterreport
+	write_report
+	exit 0
+fi
+
 # --- limits and machine checks -------------------------------------------
+mkdir -p "$OUT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 if (($(ulimit -n) < CLIENTS + 512)); then
 	die "open-file limit $(ulimit -n) is below the $((CLIENTS + 512)) needed"
@@ -321,142 +476,17 @@ fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 log "measurements done in $((SECONDS - T0))s; results in $OUT"
 
-# --- report --------------------------------------------------------------
-# on_cpu N PHASE: what ran on CPU N in PHASE, for the pinning table.
-on_cpu() {
-	local cpu=$1 phase=$2 list=()
-	case $phase in
-	a) ((NODE_CPU == cpu)) && list+=("the node") ;;
-	b)
-		((NODE_CPU == cpu)) && list+=("node A")
-		((IDLE_NODE_CPU == cpu)) && list+=("node B (idle: no clients)")
-		((REDIS_CPU == cpu)) && list+=("Redis")
-		;;
-	c)
-		((NODE_CPU == cpu)) && list+=("nodes A and B")
-		((REDIS_CPU == cpu)) && list+=("Redis")
-		;;
-	esac
-	((BENCH_CPU == cpu)) && list+=("load generator")
-	local IFS=,
-	echo "${list[*]:-—}" | sed 's/,/, /g'
-}
-
-bin/cluster-report -dir "$OUT" -rounds "$ROUNDS" -phases "$PHASES" \
-	-table "$OUT/cluster-table.md" -summary "$OUT/cluster-summary-table.md"
-cat "$OUT/cluster-summary-table.md" >&2
-
-if [[ ${NO_REPORT:-0} == 1 ]]; then
-	log "NO_REPORT=1: bench/cluster-results.md and BENCHMARKS.md left alone; tables in $OUT"
-	exit 0
-fi
-
-mode="full"
-[[ $QUICK == 1 ]] && mode="QUICK (short steps, fewer rates: indicative only)"
-cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-mem=$(free -h | awk '/^Mem:/ {print $2}')
-gitrev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo " (with uncommitted changes)" || true)
-redisv=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
-adapterv=$(go list -m -f '{{.Version}}' github.com/zishang520/socket.io/adapters/redis/v3 2>/dev/null || echo unknown)
-rounds_note=
-((ROUNDS > 1)) && rounds_note=" The phases ran $ROUNDS times, interleaved (a b c, a b c, …); each figure is the median of its rounds."
-RUN_LINE="$(date -u '+%Y-%m-%d %H:%M UTC'), $mode mode, commit $gitrev$dirty, results in \`${OUT#$ROOT/}\` (not committed)"
-MACHINE_LINE="$cpu, $(nproc) CPUs (\`nproc\`), $mem RAM (\`free -h\`), $(uname -sr)"
-
-{
-	cat <<EOF
-# Cluster benchmark: cross-node fan-out
-
-Two eventrouter nodes sharing broadcasts through Redis (\`router/cluster\`,
-the Redis streams adapter), against one node alone, measured side by side in
-one run of \`bench/cluster.sh\`. **Absolute numbers are this machine's;
-compare the ratios.**$rounds_note
-
-- Run: $RUN_LINE
-- Machine: $MACHINE_LINE
-- eventrouter: $(go version | awk '{print $3}'), zishang520/socket.io redis adapter $adapterv, default \`config.yaml\` (logs every message, to a file) plus \`EVENTROUTER_CLUSTER_REDIS_URL\`, \`EVENTROUTER_CLUSTER_REDIS_PREFIX\`, \`EVENTROUTER_CLUSTER_NODE_ID\`, \`EVENTROUTER_SERVER_LISTEN\`, \`EVENTROUTER_ADMIN_LISTEN\`
-- Redis: redis-server $redisv, private, on a free port, no persistence (\`--save '' --appendonly no\`), fresh for each phase
-- Load: \`eventrouter-bench\`, $CLIENTS receivers + 1 sender, 100-byte JSON payload; rates $RATES deliveries/s, $STEP per step, $DRAIN drain
-- Load average (1, 5, 15 min) before the run: $LOAD_START; after: $LOAD_END (per phase: in the results directory, \`*-cpu.txt\`)
-
-## Phases and pinning
-
-| phase | what | CPU 0 (\`taskset -c 0\`) | CPU 1 (\`taskset -c 1\`) |
-|---|---|---|---|
-| (a) single node | one eventrouter, no cluster; $CLIENTS receivers and the sender on it | $(on_cpu 0 a) | $(on_cpu 1 a) |
-| (b) cluster, local delivery | nodes A and B on one Redis; all $CLIENTS receivers and the sender on A, so every delivery is local, but each broadcast is XADDed to Redis first and B reads it from the stream | $(on_cpu 0 b) | $(on_cpu 1 b) |
-| (c) cluster, split | nodes A and B; $((CLIENTS - CLIENTS / 2)) receivers and the sender on A (local delivery), $((CLIENTS / 2)) receivers on B (cross-node: read from the stream, delivered by the library's per-socket path) | $(on_cpu 0 c) | $(on_cpu 1 c) |
-
-In (b) node B has no clients: it reads each broadcast from the stream and
-has no one to deliver it to; Redis handles one XADD and one stream read per
-node per message, a few hundred a second. Their CPU use is in the tables.
-In (c) the two nodes share CPU 0, so the cluster has the same one core for
-its eventrouter work as the single node.
-
-## Results
-
-EOF
-	cat "$OUT/cluster-table.md"
-	if [[ -f bench/cluster-analysis.md ]]; then
-		echo
-		cat bench/cluster-analysis.md
-	fi
-	cat <<EOF
-
-## How it is measured
-
-- **Offered deliveries/s** = messages/s × receivers, as in
-  [BENCHMARKS.md](../BENCHMARKS.md#how-it-is-measured): one sender emits
-  \`send_message\` on a fixed schedule; every receiver gets each
-  \`receive_message\` and measures its latency from the send time in the
-  payload. In (c) the receivers are spread round robin over A and B
-  (\`eventrouter-bench --receiver-urls A,B\`); each group's figures count its
-  own receivers only, and its offered rate is its share (messages/s × its
-  receivers).
-- **Sustained** is the highest offered rate up to which every step kept
-  p99 ≤ 100 ms with at most 0.1 % lost (a step that passes above a failing one
-  does not count); "≥" means no tried rate failed. For the local and
-  cross-node rows of (c), the same rule on that group's p99 and losses, in
-  that group's deliveries/s. The sweep stops after a step whose p99 over all
-  receivers exceeds 1 s or loses over 10 %.
-- **CPU** is utime + stime from \`/proc/PID/stat\` over each step and its
-  drain, in % of one core (\`eventrouter-bench --watch-pids\`); "at
-  sustained" is the step at the sustained rate. The per-phase totals (whole
-  sweep, including connecting) also come from \`/proc/PID/stat\`, and for
-  Redis from \`INFO cpu\` (used_cpu_user + used_cpu_sys), which agree.
-- **Local throughput cost of clustering** is (b)'s sustained rate ÷ (a)'s,
-  both with every receiver on the measured node; "CPU per delivery" is the
-  measured node's CPU time per delivered message at the same offered rate.
-- Reproduce with \`bench/cluster.sh\` (\`QUICK=1\` for a quick look).
-EOF
-} >bench/cluster-results.md
-
-{
-	cat <<EOF
-<!-- cluster: begin. Written by bench/cluster.sh (bench/cluster-summary.md); bench/run.sh keeps it. -->
-## Cluster
-
-Two nodes sharing broadcasts through Redis, $CLIENTS clients, against a single
-node, side by side in one run of \`bench/cluster.sh\` ($mode mode, commit
-$gitrev$dirty, $(date -u '+%Y-%m-%d')). Nodes on CPU $NODE_CPU, load generator on CPU $BENCH_CPU, Redis on CPU $REDIS_CPU
-(details, per-rate tables, where the time goes and how it is measured:
-[bench/cluster-results.md](bench/cluster-results.md)).
-
-EOF
-	cat "$OUT/cluster-summary-table.md"
-	echo
-	echo "<!-- cluster: end -->"
-} >bench/cluster-summary.md
-
-# BENCHMARKS.md: replace the section between the markers, or append it
-if grep -q '^<!-- cluster: begin' BENCHMARKS.md; then
-	awk -v f=bench/cluster-summary.md '
-		/^<!-- cluster: begin/ {while ((getline l < f) > 0) print l; skip = 1; next}
-		/^<!-- cluster: end/ {skip = 0; next}
-		!skip' BENCHMARKS.md >"$OUT/BENCHMARKS.md.new"
-else
-	{ cat BENCHMARKS.md; echo; cat bench/cluster-summary.md; } >"$OUT/BENCHMARKS.md.new"
-fi
-mv "$OUT/BENCHMARKS.md.new" BENCHMARKS.md
-log "wrote bench/cluster-results.md, bench/cluster-summary.md and the Cluster section of BENCHMARKS.md"
+RUN_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+MODE_TEXT="full"
+[[ $QUICK == 1 ]] && MODE_TEXT="QUICK (short steps, fewer rates: indicative only)"
+GITREV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# uncommitted changes to anything but the files this script writes
+DIRTY=$(git status --porcelain -- . ':!BENCHMARKS.md' ':!bench/cluster-results.md' ':!bench/cluster-summary.md' 2>/dev/null |
+	grep -qv '^??' && echo " (with uncommitted changes)" || true)
+OUT_REL=${OUT#$ROOT/}
+MACHINE_LINE="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) CPUs (\`nproc\`), $(free -h | awk '/^Mem:/ {print $2}') RAM (\`free -h\`), $(uname -sr)"
+GOVER=$(go version | awk '{print $3}')
+ADAPTERV=$(go list -m -f '{{.Version}}' github.com/zishang520/socket.io/adapters/redis/v3 2>/dev/null || echo unknown)
+REDISV=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
+declare -p "${META_VARS[@]}" >"$OUT/meta.env"
+write_report

@@ -89,15 +89,3 @@ func TestCostRatioAndSummary(t *testing.T) {
 		}
 	}
 }
-
-func TestMedian(t *testing.T) {
-	if m := median([]float64{3, math.NaN(), 1, 2}); m != 2 {
-		t.Errorf("median = %v, want 2", m)
-	}
-	if m := median([]float64{4, 1}); m != 2.5 {
-		t.Errorf("median = %v, want 2.5", m)
-	}
-	if m := median(nil); !math.IsNaN(m) {
-		t.Errorf("median(nil) = %v, want NaN", m)
-	}
-}
