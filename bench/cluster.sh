@@ -195,7 +195,7 @@ EOF
 
 Two nodes sharing broadcasts through Redis, $CLIENTS clients, against a single
 node, side by side in one run of \`bench/cluster.sh\` ($MODE_TEXT mode, commit
-$GITREV$DIRTY, ${RUN_DATE%% *}). Nodes on CPU $NODE_CPU, load generator on CPU $BENCH_CPU, Redis on CPU $REDIS_CPU
+$GITREV$DIRTY, ${RUN_DATE%% *}, on $MACHINE_LINE). Nodes on CPU $NODE_CPU, load generator on CPU $BENCH_CPU, Redis on CPU $REDIS_CPU
 (details, per-rate tables, where the time goes and how it is measured:
 [bench/cluster-results.md](bench/cluster-results.md)).
 

@@ -445,7 +445,14 @@ func WriteSummary(w io.Writer, all []map[string]*Phase) {
 			case strings.HasPrefix(key, "c-") || !ok:
 				return "—"
 			}
-			return ratioCell(r.Sustained, a.Sustained)
+			c := ratioCell(r.Sustained, a.Sustained)
+			switch {
+			case !a.Bounded && r.Bounded:
+				c = "≤ " + c // (a) may go higher
+			case a.Bounded && !r.Bounded:
+				c = "≥ " + c
+			}
+			return c
 		})
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", sr[1], rate, p99, node, redis, vs)
 	}
