@@ -174,7 +174,10 @@ EOF
   does not count); "≥" means no tried rate failed. For the local and
   cross-node rows of (c), the same rule on that group's p99 and losses, in
   that group's deliveries/s. The sweep stops after a step whose p99 over all
-  receivers exceeds 1 s or loses over 10 %.
+  receivers exceeds 1 s or loses over 10 %. When a higher step passes again
+  after a failing one, the summary says so ("disturbed?"): one step upset by
+  something else on the machine ends a sweep early, which is why the full
+  mode runs 10 s steps and two rounds, and QUICK runs are indicative only.
 - **CPU** is utime + stime from \`/proc/PID/stat\` over each step and its
   drain, in % of one core (\`eventrouter-bench --watch-pids\`); the
   summary's "there" columns are the step at the sustained rate. The

@@ -111,12 +111,18 @@ func Sustained(steps []Step) (rate, at int, bounded bool) {
 	at = -1
 	for _, i := range idx {
 		s := steps[i]
-		if s.Latency.P99 > SLO || s.LostFraction > maxLostFraction || s.Achieved <= 0 {
+		if !passes(s) {
 			return rate, at, true
 		}
 		rate, at = s.Offered, i
 	}
 	return rate, at, false
+}
+
+// passes reports whether step s kept p99 within SLO and its losses within
+// maxLostFraction.
+func passes(s Step) bool {
+	return s.Latency.P99 <= SLO && s.LostFraction <= maxLostFraction && s.Achieved > 0
 }
 
 // groupSteps returns group g of every step as a Step of its own, with the
@@ -142,6 +148,10 @@ type Row struct {
 	P99       float64 // ms, at the sustained step
 	CPU       map[string]float64
 	Total     float64 // total offered deliveries/s at the sustained step (groups)
+	// PassedAbove is the highest passing step above a failing one (0:
+	// none): a sweep that fails once and passes again above was probably
+	// disturbed, and the report says so.
+	PassedAbove float64
 }
 
 func rowOf(steps []Step, total []Step) Row {
@@ -155,6 +165,11 @@ func rowOf(steps []Step, total []Step) Row {
 		r.CPU = steps[at].CPU
 		if total != nil {
 			r.Total = float64(total[at].Offered)
+		}
+	}
+	for _, st := range steps {
+		if float64(st.Offered) > r.Sustained && passes(st) {
+			r.PassedAbove = max(r.PassedAbove, float64(st.Offered))
 		}
 	}
 	return r
@@ -428,6 +443,9 @@ func WriteSummary(w io.Writer, all []map[string]*Phase) {
 			c := rateCell(r.Sustained, r.Bounded)
 			if strings.HasPrefix(key, "c-") && r.Total > 0 {
 				c += fmt.Sprintf(" (of %.0f offered in all)", r.Total)
+			}
+			if r.PassedAbove > 0 {
+				c += fmt.Sprintf(" (a step above failed, yet steps up to %.0f passed: disturbed?)", r.PassedAbove)
 			}
 			return c
 		})

@@ -89,3 +89,16 @@ func TestCostRatioAndSummary(t *testing.T) {
 		}
 	}
 }
+
+func TestPassedAbove(t *testing.T) {
+	steps := []Step{st(75000, 30, 0, nil), st(100000, 114, 0, nil), st(200000, 30, 0, nil), st(300000, 150, 0, nil)}
+	r := rowOf(steps, nil)
+	if r.Sustained != 75000 || r.PassedAbove != 200000 {
+		t.Errorf("rowOf = %+v; want sustained 75000, passed above 200000", r)
+	}
+	var buf bytes.Buffer
+	WriteSummary(&buf, []map[string]*Phase{{"a": {Key: "a", Run: &Run{Steps: steps}}}})
+	if !strings.Contains(buf.String(), "| 75000 (a step above failed, yet steps up to 200000 passed: disturbed?) |") {
+		t.Errorf("summary:\n%s", buf.String())
+	}
+}
