@@ -41,9 +41,9 @@
 # Redis and phase b's idle node B run, to see what the placement costs),
 # BENCH_ARGS (more eventrouter-bench flags for the sweeps, e.g.
 # "--senders 4"), OUT, NO_REPORT=1 (leave the .md files alone),
-# PROFILE_RATE=N (after the sweeps, CPU-profile the measured node for
-# PROFILE_SECONDS at N deliveries/s in phases a and b, through
-# /debug/pprof on the admin listener).
+# PROFILE_RATE=N (after the sweeps, CPU-profile for PROFILE_SECONDS at N
+# deliveries/s, through /debug/pprof on the admin listener: the node in
+# phase a, node A in phase b, node B in phase c; files p[abc]-*).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -391,6 +391,14 @@ sweep() {
 	fi
 }
 
+# cluster_metrics PHASE NAME ADMIN: the node's eventrouter_cluster_*
+# counters (published, unpublished, queue full, Redis errors) after the
+# sweep, in PHASE-NAME-metrics.txt.
+cluster_metrics() {
+	curl -fsS "$3/metrics" 2>/dev/null | grep '^eventrouter_cluster_' >"$OUT/$1-$2-metrics.txt" ||
+		log "$1: no cluster metrics from node $2"
+}
+
 # profile PHASE URL ADMIN: a fixed-rate run at PROFILE_RATE while the
 # node at ADMIN records a CPU profile.
 profile() {
@@ -432,10 +440,12 @@ phase_b() {
 	log "phase b$tag: cluster, all local: A on CPU $NODE_CPU with $CLIENTS receivers + sender; B (idle) and Redis on CPU $REDIS_CPU"
 	start_redis "b$tag"
 	start_node "b$tag" A "$NODE_CPU" 1
-	local a_pid=$NODE_PID a_url=$NODE_URL
+	local a_pid=$NODE_PID a_url=$NODE_URL a_admin=$NODE_ADMIN
 	start_node "b$tag" B "$IDLE_NODE_CPU" 1
-	local b_pid=$NODE_PID
+	local b_pid=$NODE_PID b_admin=$NODE_ADMIN
 	sweep "b$tag" "A=$a_pid" "B=$b_pid" "redis=$REDIS_PID" -- --url "$a_url"
+	cluster_metrics "b$tag" A "$a_admin"
+	cluster_metrics "b$tag" B "$b_admin"
 	stop_all
 }
 
@@ -444,10 +454,12 @@ phase_c() {
 	log "phase c$tag: cluster, split: A and B on CPU $NODE_CPU, $((CLIENTS - CLIENTS / 2)) receivers + sender on A, $((CLIENTS / 2)) receivers on B; Redis on CPU $REDIS_CPU"
 	start_redis "c$tag"
 	start_node "c$tag" A "$NODE_CPU" 1
-	local a_pid=$NODE_PID a_url=$NODE_URL
+	local a_pid=$NODE_PID a_url=$NODE_URL a_admin=$NODE_ADMIN
 	start_node "c$tag" B "$NODE_CPU" 1
-	local b_pid=$NODE_PID b_url=$NODE_URL
+	local b_pid=$NODE_PID b_url=$NODE_URL b_admin=$NODE_ADMIN
 	sweep "c$tag" "A=$a_pid" "B=$b_pid" "redis=$REDIS_PID" -- --url "$a_url" --receiver-urls "$a_url,$b_url"
+	cluster_metrics "c$tag" A "$a_admin"
+	cluster_metrics "c$tag" B "$b_admin"
 	stop_all
 }
 
@@ -474,6 +486,13 @@ if [[ -n $PROFILE_RATE ]]; then
 	pa_url=$NODE_URL pa_admin=$NODE_ADMIN pa_pid=$NODE_PID
 	start_node pb B "$IDLE_NODE_CPU" 1
 	profile pb "$pa_url" "$pa_admin" --watch-pids "A=$pa_pid,B=$NODE_PID,redis=$REDIS_PID"
+	stop_all
+	# (c): node B, which delivers the cross-node half
+	start_redis pc
+	start_node pc A "$NODE_CPU" 1
+	pa_url=$NODE_URL pa_pid=$NODE_PID
+	start_node pc B "$NODE_CPU" 1
+	profile pc "$pa_url" "$NODE_ADMIN" --receiver-urls "$pa_url,$NODE_URL" --watch-pids "A=$pa_pid,B=$NODE_PID,redis=$REDIS_PID"
 	stop_all
 fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)

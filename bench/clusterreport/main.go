@@ -96,6 +96,9 @@ type Phase struct {
 	Totals map[string]string
 	// RedisCmds are Redis's per-command stats, by command.
 	RedisCmds map[string]map[string]string
+	// Counters are each node's eventrouter_cluster_* metrics after the
+	// sweep (PR-NODE-metrics.txt), by node, then by metric name.
+	Counters map[string]map[string]string
 }
 
 // Sustained returns the highest offered rate up to which every step kept
@@ -296,7 +299,8 @@ func writeFile(path string, write func(io.Writer)) error {
 
 // load reads the files of one phase; missing files leave fields empty.
 func load(dir, key, name string) (*Phase, error) {
-	p := &Phase{Key: key, Name: name, Totals: map[string]string{}, RedisCmds: map[string]map[string]string{}}
+	p := &Phase{Key: key, Name: name, Totals: map[string]string{}, RedisCmds: map[string]map[string]string{},
+		Counters: map[string]map[string]string{}}
 	b, err := os.ReadFile(filepath.Join(dir, name+"-sweep.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -331,6 +335,23 @@ func load(dir, key, name string) (*Phase, error) {
 		p.RedisCmds[cmd] = kv
 	}); err != nil {
 		return nil, err
+	}
+	// eventrouter_cluster_published_total{node="A"} 3901
+	for _, node := range []string{"A", "B"} {
+		m := map[string]string{}
+		if err := eachLine(filepath.Join(dir, name+"-"+node+"-metrics.txt"), func(line string) {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				return
+			}
+			metric, _, _ := strings.Cut(f[0], "{")
+			m[strings.TrimPrefix(metric, "eventrouter_cluster_")] = f[1]
+		}); err != nil {
+			return nil, err
+		}
+		if len(m) > 0 {
+			p.Counters[node] = m
+		}
 	}
 	return p, nil
 }
@@ -533,8 +554,10 @@ func WriteTables(w io.Writer, all []map[string]*Phase) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "From connecting the clients to the end of the last step's drain; % of one core. Redis's own CPU from `/proc/PID/stat` and from `INFO cpu` (used_cpu_user + used_cpu_sys); its command counts from `INFO commandstats`.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| phase | sweep s | node A | node B | Redis (/proc) | Redis (INFO cpu) | Redis XADD calls, µs per call | Redis stream reads (XREAD) calls, µs per call | load average before → after |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "Cluster counters are each node's `eventrouter_cluster_*` metrics at the end of the sweep: broadcasts published / unpublished (reached this node's clients only) / of those, dropped from a full publish queue / failed Redis commands.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| phase | sweep s | node A | node B | Redis (/proc) | Redis (INFO cpu) | Redis XADD calls, µs per call | Redis stream reads (XREAD) calls, µs per call | cluster counters A; B | load average before → after |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, m := range all {
 		for _, k := range []string{"a", "b", "c"} {
 			p := m[k]
@@ -556,8 +579,25 @@ func WriteTables(w io.Writer, all []map[string]*Phase) {
 				}
 				return c["calls"] + ", " + c["usec_per_call"]
 			}
-			fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %s → %s |\n", p.Name, wall, pct("cpu_s_A"), pct("cpu_s_B"),
-				pct("cpu_s_redis"), pct("redis_info_cpu_s"), cmd("xadd"), cmd("xread"), p.Totals["load_before"], p.Totals["load_after"])
+			var counters []string
+			for _, node := range []string{"A", "B"} {
+				if c, ok := p.Counters[node]; ok {
+					get := func(k string) string {
+						if v, ok := c[k]; ok {
+							return v
+						}
+						return "?"
+					}
+					counters = append(counters, fmt.Sprintf("%s / %s / %s / %s", get("published_total"), get("unpublished_total"),
+						get("queue_full_total"), get("redis_errors_total")))
+				}
+			}
+			cc := strings.Join(counters, "; ")
+			if cc == "" {
+				cc = "—"
+			}
+			fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s → %s |\n", p.Name, wall, pct("cpu_s_A"), pct("cpu_s_B"),
+				pct("cpu_s_redis"), pct("redis_info_cpu_s"), cmd("xadd"), cmd("xread"), cc, p.Totals["load_before"], p.Totals["load_after"])
 		}
 	}
 
