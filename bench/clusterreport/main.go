@@ -490,6 +490,11 @@ func WriteSummary(w io.Writer, all []map[string]*Phase) {
 				c = "≤ " + c // (a) may go higher
 			case a.Bounded && !r.Bounded:
 				c = "≥ " + c
+			case !a.Bounded && !r.Bounded:
+				c += "*"
+			}
+			if a.PassedAbove > 0 || r.PassedAbove > 0 {
+				c += " (disturbed)"
 			}
 			return c
 		})
@@ -498,41 +503,50 @@ func WriteSummary(w io.Writer, all []map[string]*Phase) {
 	fmt.Fprintln(w)
 
 	var ratios, costs []string
-	met, any := true, false
 	var notes []string
+	counted, met := 0, true
 	costRate := 0
 	for _, m := range all {
 		if m["a"] == nil || m["b"] == nil || m["a"].Run == nil || m["b"].Run == nil {
 			continue
 		}
-		any = true
-		ra, _, ba := Sustained(m["a"].Run.Steps)
-		rb, _, bb := Sustained(m["b"].Run.Steps)
+		ra, rb := rowOf(m["a"].Run.Steps, nil), rowOf(m["b"].Run.Steps, nil)
 		ratio := math.NaN()
-		if ra > 0 {
-			ratio = float64(rb) / float64(ra)
+		if ra.Sustained > 0 {
+			ratio = rb.Sustained / ra.Sustained
 		}
-		met = met && ratio >= minLocalRatio
 		r := ratioCell(ratio, 1)
 		switch {
-		case !ba && !bb:
-		case !ba:
+		case !ra.Bounded && !rb.Bounded:
+			r += "*"
+			notes = append(notes, "*: both passed every rate tried, so they are equal as far as this load generator can tell")
+		case !ra.Bounded:
 			r = "≤ " + r // (a) may go higher
 			notes = append(notes, "≤: (a) passed every rate tried, so the ratio is at most this")
-		case !bb:
+		case !rb.Bounded:
 			r = "≥ " + r
 			notes = append(notes, "≥: (b) passed every rate tried, so the ratio is at least this")
+		}
+		if ra.PassedAbove > 0 || rb.PassedAbove > 0 {
+			r += " (disturbed, not counted)"
+			notes = append(notes, "a round is not counted when a sweep failed a step and passed higher ones: something else used the CPUs")
+		} else {
+			counted++
+			met = met && ratio >= minLocalRatio
 		}
 		ratios = append(ratios, r)
 		rate, c := costRatio(m["a"].Run, m["b"].Run)
 		costs = append(costs, ratioCell(c, 1))
 		costRate = max(costRate, rate)
 	}
-	if !any {
+	if len(ratios) == 0 {
 		return
 	}
 	verdict := "**met**"
-	if !met {
+	switch {
+	case counted == 0:
+		verdict = "**not established** (every round disturbed)"
+	case !met:
 		verdict = "**not met**"
 	}
 	if len(notes) > 0 {
