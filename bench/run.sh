@@ -10,7 +10,8 @@
 #   latency  p50/p99 at 25k deliveries/s
 # Each phase runs against a freshly started server, with logging as shipped
 # (eventrouter: config.yaml; node: console.log), logs going to files.
-# Finally writes BENCHMARKS.md and bench/p99-vs-rate.svg.
+# Finally writes BENCHMARKS.md and bench/p99-vs-rate.svg; BENCHMARKS.md
+# ends with bench/cluster-summary.md, which bench/cluster.sh writes.
 #
 #   bench/run.sh                 full run (~10 minutes)
 #   QUICK=1 bench/run.sh         quick run (< 3 minutes) to iterate
@@ -280,5 +281,10 @@ EOF
   clients).
 EOF
 	cat bench/analysis.md
+	# the Cluster section, which bench/cluster.sh measures and writes
+	if [[ -f bench/cluster-summary.md ]]; then
+		echo
+		cat bench/cluster-summary.md
+	fi
 } >BENCHMARKS.md
 log "wrote BENCHMARKS.md and $SVG"

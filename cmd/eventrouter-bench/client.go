@@ -28,6 +28,14 @@ type step struct {
 	received atomic.Int64 // deliveries recorded, for the drain wait
 	disorder atomic.Int64 // deliveries whose keys arrived reordered
 	lastRecv atomic.Int64 // Unix nanoseconds of the latest delivery
+	groups   []groupCount // per receiver group, when --receiver-urls is set
+}
+
+// groupCount is a step's running count for one receiver group.
+type groupCount struct {
+	received atomic.Int64 // deliveries recorded
+	disorder atomic.Int64 // deliveries whose keys arrived reordered
+	lastRecv atomic.Int64 // Unix nanoseconds of the latest delivery
 }
 
 // hub is the state the read loops share.
@@ -67,9 +75,10 @@ func (h *hub) errList() []string {
 
 // client is one Socket.IO connection.
 type client struct {
-	conn *websocket.Conn
-	role role
-	wmu  sync.Mutex // gorilla allows one concurrent writer
+	conn  *websocket.Conn
+	role  role
+	group int        // receiver group (index into ReceiverGroups.URLs)
+	wmu   sync.Mutex // gorilla allows one concurrent writer
 
 	mu      sync.Mutex // guards samples
 	samples []int64    // latencies (ns) of the current step
@@ -250,6 +259,16 @@ func (h *hub) deliver(c *client, frame []byte) {
 	if !pr.Ordered {
 		st.disorder.Add(1)
 	}
+	if c.group < len(st.groups) {
+		g := &st.groups[c.group]
+		g.received.Add(1)
+		if now > g.lastRecv.Load() {
+			g.lastRecv.Store(now)
+		}
+		if !pr.Ordered {
+			g.disorder.Add(1)
+		}
+	}
 }
 
 // ConnectStats reports how a batch of connections went.
@@ -270,9 +289,17 @@ type ConnectStats struct {
 	Latency Summary `json:"handshake_latency"`
 }
 
-// connectAll dials n clients with at most conc handshakes in flight and
-// starts their read loops.
-func (h *hub) connectAll(ctx context.Context, d *websocket.Dialer, url string, n, conc int, roleOf func(i int) role) ([]*client, ConnectStats) {
+// dialSpec says where client i of a batch connects and what it does.
+type dialSpec struct {
+	url   string // websocket URL
+	role  role
+	group int // receiver group
+}
+
+// connectAll dials n clients, client i as specOf(i) says, with at most
+// conc handshakes in flight, and starts their read loops. The clients
+// returned are those that connected, in the order of i.
+func (h *hub) connectAll(ctx context.Context, d *websocket.Dialer, n, conc int, specOf func(i int) dialSpec) ([]*client, ConnectStats) {
 	if conc < 1 {
 		conc = 1
 	}
@@ -292,7 +319,8 @@ func (h *hub) connectAll(ctx context.Context, d *websocket.Dialer, url string, n
 					return
 				}
 				t0 := time.Now()
-				c, err := dial(ctx, d, url, roleOf(i))
+				sp := specOf(i)
+				c, err := dial(ctx, d, sp.url, sp.role)
 				if err != nil {
 					failed.Add(1)
 					h.noteErr(fmt.Errorf("connect: %w", err))
@@ -300,6 +328,7 @@ func (h *hub) connectAll(ctx context.Context, d *websocket.Dialer, url string, n
 					continue
 				}
 				lat[i] = int64(time.Since(t0))
+				c.group = sp.group
 				clients[i] = c
 				h.wg.Add(1)
 				go h.readLoop(c)

@@ -13,6 +13,12 @@
 //	    payload. After each step the bench waits up to --drain for the
 //	    deliveries still in flight; whatever has not arrived is lost.
 //
+//	    With --receiver-urls the receivers are spread round robin over
+//	    several servers (say, the nodes of a cluster) while the senders stay
+//	    on --url, and each step is also reported per receiver URL.
+//	    --watch-pids reports the CPU use of other processes (the servers,
+//	    their Redis) per step.
+//
 //	eventrouter-bench --idle 10000 --hold 20s
 //	    Holds N idle connections (answering pings) for the hold time and
 //	    prints "HOLDING n=…" on stderr once they are all up, so a script can
@@ -76,6 +82,12 @@ type options struct {
 	jsonOut      bool
 	timeout      time.Duration
 	cpuProfile   string
+	receiverURLs string
+	watchPIDs    string
+
+	// set by validate
+	groups  *ReceiverGroups // where the receivers connect
+	watched []Watched       // processes whose CPU use each step reports
 }
 
 func main() {
@@ -105,6 +117,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "hard limit on the whole run")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the bench's own CPU profile to this file")
+	fs.StringVar(&o.receiverURLs, "receiver-urls", "", "sweep: comma-separated server URLs the receivers connect to, round robin (default: --url); the senders stay on --url and each step is also reported per receiver URL")
+	fs.StringVar(&o.watchPIDs, "watch-pids", "", "sweep: comma-separated name=pid processes whose CPU use (from /proc/PID/stat) each step reports")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -232,6 +246,15 @@ func (o *options) validate() (string, []int, error) {
 	case o.sendEvent == "" || o.recvEvent == "" || strings.ContainsAny(o.sendEvent+o.recvEvent, `"\`):
 		return "", nil, errors.New("event names must be non-empty and hold no quote or backslash")
 	}
+	if (o.receiverURLs != "" || o.watchPIDs != "") && (o.idle > 0 || o.connectRate) {
+		return "", nil, errors.New("--receiver-urls and --watch-pids apply to the sweep only")
+	}
+	if o.groups, err = ParseReceiverURLs(o.receiverURLs, wsURL); err != nil {
+		return "", nil, err
+	}
+	if o.watched, err = ParseWatched(o.watchPIDs); err != nil {
+		return "", nil, err
+	}
 	for _, r := range rates {
 		if n := float64(r) * o.stepDuration.Seconds(); n > maxSamples {
 			return "", nil, fmt.Errorf("rate %d × %v = %.0f deliveries in one step, over the %d limit", r, o.stepDuration, n, maxSamples)
@@ -242,7 +265,7 @@ func (o *options) validate() (string, []int, error) {
 
 // runIdle holds o.idle idle connections for o.hold.
 func runIdle(ctx context.Context, h *hub, d *websocket.Dialer, url string, o options, res *Result, stderr io.Writer) {
-	clients, cs := h.connectAll(ctx, d, url, o.idle, o.dialConc, func(int) role { return roleIdle })
+	clients, cs := h.connectAll(ctx, d, o.idle, o.dialConc, func(int) dialSpec { return dialSpec{url: url, role: roleIdle} })
 	res.Connect = &cs
 	fmt.Fprintf(stderr, "HOLDING n=%d errors=%d hold=%v\n", cs.Connected, cs.Errors, o.hold)
 	t0 := time.Now()
@@ -256,7 +279,7 @@ func runIdle(ctx context.Context, h *hub, d *websocket.Dialer, url string, o opt
 
 // runConnect measures how fast o.clients clients connect.
 func runConnect(ctx context.Context, h *hub, d *websocket.Dialer, url string, o options, res *Result) {
-	clients, cs := h.connectAll(ctx, d, url, o.clients, o.dialConc, func(int) role { return roleIdle })
+	clients, cs := h.connectAll(ctx, d, o.clients, o.dialConc, func(int) dialSpec { return dialSpec{url: url, role: roleIdle} })
 	res.Connect = &cs
 	h.closeAll(clients)
 }

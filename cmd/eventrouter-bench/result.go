@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -30,6 +32,9 @@ type Result struct {
 	PayloadBytes int `json:"payload_bytes"`
 	// Connect reports how the connections were established.
 	Connect *ConnectStats `json:"connect,omitempty"`
+	// ReceiverGroups are the servers the receivers were spread over
+	// (--receiver-urls); absent without that flag.
+	ReceiverGroups []GroupInfo `json:"receiver_groups,omitempty"`
 	// Steps are the sweep's steps, in order.
 	Steps []StepResult `json:"steps,omitempty"`
 	// StoppedEarly says why the sweep ended before its last rate.
@@ -80,6 +85,50 @@ type StepResult struct {
 	// drain, in percent of one core; near 100 × GOMAXPROCS the bench, not
 	// the server, is the limit.
 	BenchCPUPct float64 `json:"bench_cpu_pct"`
+	// WatchedCPUPct is the CPU use of each --watch-pids process over the
+	// step and its drain, in percent of one core, by name.
+	WatchedCPUPct map[string]float64 `json:"watched_cpu_pct,omitempty"`
+	// Groups splits the step by receiver URL, in the order of
+	// ReceiverGroups (--receiver-urls only).
+	Groups []GroupStep `json:"groups,omitempty"`
+}
+
+// GroupInfo is one server the receivers were spread over.
+type GroupInfo struct {
+	// URL is the websocket URL of the group's receivers.
+	URL string `json:"url"`
+	// Requested is how many receivers were to connect to it.
+	Requested int `json:"requested"`
+	// Connected is how many did.
+	Connected int `json:"connected"`
+}
+
+// GroupStep is one step as seen by the receivers of one URL.
+type GroupStep struct {
+	// URL is the websocket URL of the group's receivers.
+	URL string `json:"url"`
+	// Receivers is the number of connected receivers in the group.
+	Receivers int `json:"receivers"`
+	// Offered is the group's share of the offered deliveries/s
+	// (messages/s × the group's receivers).
+	Offered int `json:"offered_per_s"`
+	// Expected is messages sent × the group's receivers.
+	Expected int64 `json:"expected"`
+	// Received counts the group's deliveries that arrived before the drain
+	// deadline.
+	Received int64 `json:"received"`
+	// Lost is Expected − Received.
+	Lost int64 `json:"lost"`
+	// LostFraction is Lost / Expected.
+	LostFraction float64 `json:"lost_fraction"`
+	// Achieved is Received per second, over the time from the first send
+	// to the group's last delivery (at least the step).
+	Achieved float64 `json:"achieved_per_s"`
+	// Latency is the distribution of the group's send-to-receive times.
+	Latency Summary `json:"latency"`
+	// KeyOrderKept reports whether every delivery of the group kept the
+	// payload's key order.
+	KeyOrderKept bool `json:"key_order_kept"`
 }
 
 // IdleResult reports the idle mode.
@@ -111,6 +160,24 @@ func (r *Result) WriteText(w io.Writer) {
 		}
 		_ = tw.Flush()
 	}
+	if len(r.Steps) > 0 && len(r.Steps[0].Groups) > 0 {
+		fmt.Fprintln(w, "per receiver URL:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "offered/s\treceiver URL\treceivers\tgroup offered/s\tachieved/s\tp50 ms\tp99 ms\tmax ms\tlost\tkey order\t")
+		for _, s := range r.Steps {
+			for _, g := range s.Groups {
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%v\t\n",
+					s.Offered, g.URL, g.Receivers, g.Offered, g.Achieved, g.Latency.P50, g.Latency.P99, g.Latency.Max, g.Lost, g.KeyOrderKept)
+			}
+		}
+		_ = tw.Flush()
+	}
+	if len(r.Steps) > 0 && len(r.Steps[0].WatchedCPUPct) > 0 {
+		fmt.Fprintln(w, "CPU % of the watched processes (one core = 100):")
+		for _, s := range r.Steps {
+			fmt.Fprintf(w, "  %d/s: %s\n", s.Offered, FormatCPU(s.WatchedCPUPct))
+		}
+	}
 	if r.StoppedEarly != "" {
 		fmt.Fprintf(w, "stopped early: %s\n", r.StoppedEarly)
 	}
@@ -118,4 +185,18 @@ func (r *Result) WriteText(w io.Writer) {
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "error: %s\n", e)
 	}
+}
+
+// FormatCPU prints CPU percentages by name, names sorted: "a 12.0%, b 3.5%".
+func FormatCPU(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.1f%%", n, m[n])
+	}
+	return strings.Join(parts, ", ")
 }

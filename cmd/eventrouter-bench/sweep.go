@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,11 +17,12 @@ import (
 func runSweep(ctx context.Context, h *hub, d *websocket.Dialer, url string, o options, rates []int, res *Result, stderr io.Writer) {
 	res.Clients, res.Senders = o.clients, o.senders
 	n := o.clients + o.senders
-	all, cs := h.connectAll(ctx, d, url, n, o.dialConc, func(i int) role {
+	all, cs := h.connectAll(ctx, d, n, o.dialConc, func(i int) dialSpec {
 		if i < o.senders {
-			return roleSender
+			return dialSpec{url: url, role: roleSender}
 		}
-		return roleReceiver
+		g := o.groups.GroupOf(i - o.senders)
+		return dialSpec{url: o.groups.URLs[g], role: roleReceiver, group: g}
 	})
 	res.Connect = &cs
 	defer h.closeAll(all)
@@ -39,21 +41,44 @@ func runSweep(ctx context.Context, h *hub, d *websocket.Dialer, url string, o op
 	}
 	fmt.Fprintf(stderr, "connected %d receivers + %d senders in %.2fs (%.0f/s, %d errors)\n",
 		len(receivers), len(senders), cs.Seconds, cs.PerSecond, cs.Errors)
+	var groupURLs []string // nil: no per-group report
+	if o.receiverURLs != "" {
+		groupURLs = o.groups.URLs
+		req := o.groups.Counts(o.clients)
+		for g, u := range groupURLs {
+			gi := GroupInfo{URL: u, Requested: req[g]}
+			for _, c := range receivers {
+				if c.group == g {
+					gi.Connected++
+				}
+			}
+			res.ReceiverGroups = append(res.ReceiverGroups, gi)
+			fmt.Fprintf(stderr, "receivers on %s: %d of %d\n", u, gi.Connected, gi.Requested)
+		}
+	}
+	sp := stepParams{drain: o.drain, event: o.sendEvent, groups: groupURLs, watched: o.watched}
 
 	pad := PadFor(o.payloadBytes)
 	var seq atomic.Uint64
 	if o.warmup > 0 && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "warm-up at %d deliveries/s for %v\n", rates[0], o.warmup)
-		runStep(ctx, h, senders, receivers, rates[0], o.warmup, o.drain, o.sendEvent, pad, &seq)
+		runStep(ctx, h, senders, receivers, rates[0], o.warmup, sp, pad, &seq)
 	}
 	for i, rate := range rates {
 		if ctx.Err() != nil {
 			break
 		}
-		sr := runStep(ctx, h, senders, receivers, rate, o.stepDuration, o.drain, o.sendEvent, pad, &seq)
+		sr := runStep(ctx, h, senders, receivers, rate, o.stepDuration, sp, pad, &seq)
 		res.Steps = append(res.Steps, sr)
 		fmt.Fprintf(stderr, "step %d/%d: offered %d/s achieved %.0f/s p50 %.2fms p99 %.2fms max %.2fms lost %d (bench CPU %.0f%%, send lag %.1fms)\n",
 			i+1, len(rates), sr.Offered, sr.Achieved, sr.Latency.P50, sr.Latency.P99, sr.Latency.Max, sr.Lost, sr.BenchCPUPct, sr.SendLagMaxMs)
+		for _, g := range sr.Groups {
+			fmt.Fprintf(stderr, "  %s: %d receivers, offered %d/s achieved %.0f/s p50 %.2fms p99 %.2fms max %.2fms lost %d\n",
+				g.URL, g.Receivers, g.Offered, g.Achieved, g.Latency.P50, g.Latency.P99, g.Latency.Max, g.Lost)
+		}
+		if len(sr.WatchedCPUPct) > 0 {
+			fmt.Fprintf(stderr, "  CPU: %s\n", FormatCPU(sr.WatchedCPUPct))
+		}
 		if o.stopP99 > 0 && (sr.Latency.P99 > float64(o.stopP99)/1e6 || sr.LostFraction > 0.10) {
 			res.StoppedEarly = fmt.Sprintf("step at %d deliveries/s exceeded --stop-p99 %v or lost over 10%%", rate, o.stopP99)
 			break
@@ -61,17 +86,37 @@ func runSweep(ctx context.Context, h *hub, d *websocket.Dialer, url string, o op
 	}
 }
 
+// stepParams are the parts of a step that stay the same over a sweep.
+type stepParams struct {
+	drain   time.Duration // wait for deliveries in flight after sending
+	event   string        // the event the senders emit
+	groups  []string      // receiver group URLs; nil: no per-group report
+	watched []Watched     // processes whose CPU use to report
+}
+
 // runStep sends at rate deliveries/s for dur, waits up to drain for the
 // deliveries in flight, and summarises them.
-func runStep(ctx context.Context, h *hub, senders, receivers []*client, rate int, dur, drain time.Duration, event, pad string, seq *atomic.Uint64) StepResult {
+func runStep(ctx context.Context, h *hub, senders, receivers []*client, rate int, dur time.Duration, sp stepParams, pad string, seq *atomic.Uint64) StepResult {
+	drain, event := sp.drain, sp.event
 	msgRate := MessageRate(rate, len(receivers))
 	st := &step{firstSeq: seq.Load() + 1}
+	if len(sp.groups) > 0 {
+		st.groups = make([]groupCount, len(sp.groups))
+	}
 	for _, c := range receivers {
 		c.take() // drop anything recorded since the previous step
 	}
 	h.cur.Store(st)
 	disc0 := h.disconnects.Load()
 
+	watch0 := make([]time.Duration, len(sp.watched))
+	for i, w := range sp.watched {
+		var err error
+		if watch0[i], err = procCPU(w.PID); err != nil {
+			h.noteErr(fmt.Errorf("--watch-pids %s: %w", w.Name, err))
+			watch0[i] = -1
+		}
+	}
 	cpu0, wall0 := cpuTime(), time.Now()
 	start := time.Now().Add(5 * time.Millisecond)
 	var wg sync.WaitGroup
@@ -102,11 +147,36 @@ func runStep(ctx context.Context, h *hub, senders, receivers []*client, rate int
 	}
 	h.cur.Store(nil)
 	var samples []int64
-	for _, c := range receivers {
-		samples = append(samples, c.take()...)
+	var groupSamples [][]int64
+	if len(sp.groups) > 0 {
+		groupSamples = make([][]int64, len(sp.groups))
+		for _, c := range receivers {
+			groupSamples[c.group] = append(groupSamples[c.group], c.take()...)
+		}
+		samples = slices.Concat(groupSamples...)
+	} else {
+		for _, c := range receivers {
+			samples = append(samples, c.take()...)
+		}
 	}
 	received := int64(len(samples))
-	cpuPct := float64(cpuTime()-cpu0) / float64(time.Since(wall0)) * 100
+	wall := time.Since(wall0)
+	cpuPct := float64(cpuTime()-cpu0) / float64(wall) * 100
+	var watched map[string]float64
+	for i, w := range sp.watched {
+		if watch0[i] < 0 {
+			continue
+		}
+		t, err := procCPU(w.PID)
+		if err != nil {
+			h.noteErr(fmt.Errorf("--watch-pids %s: %w", w.Name, err))
+			continue
+		}
+		if watched == nil {
+			watched = map[string]float64{}
+		}
+		watched[w.Name] = math.Round(float64(t-watch0[i])/float64(wall)*1000) / 10
+	}
 	// deliveries per second over the time they took to arrive: from the
 	// first send to the last delivery, and never less than the step
 	active := max(dur, time.Duration(st.lastRecv.Load()-start.UnixNano()), sendEnd.Sub(start))
@@ -125,9 +195,35 @@ func runStep(ctx context.Context, h *hub, senders, receivers []*client, rate int
 		Disconnects:    h.disconnects.Load() - disc0,
 		Latency:        Summarize(samples),
 		BenchCPUPct:    math.Round(cpuPct*10) / 10,
+		WatchedCPUPct:  watched,
 	}
 	if expected > 0 {
 		sr.LostFraction = math.Round(float64(sr.Lost)/float64(expected)*1e6) / 1e6
+	}
+	for g, u := range sp.groups {
+		n := 0
+		for _, c := range receivers {
+			if c.group == g {
+				n++
+			}
+		}
+		gc := &st.groups[g]
+		gs := GroupStep{
+			URL:          u,
+			Receivers:    n,
+			Offered:      int(math.Round(msgRate * float64(n))),
+			Expected:     sent.Load() * int64(n),
+			Received:     int64(len(groupSamples[g])),
+			Latency:      Summarize(groupSamples[g]),
+			KeyOrderKept: gc.disorder.Load() == 0 && len(groupSamples[g]) > 0,
+		}
+		gs.Lost = Lost(gs.Expected, gs.Received)
+		if gs.Expected > 0 {
+			gs.LostFraction = math.Round(float64(gs.Lost)/float64(gs.Expected)*1e6) / 1e6
+		}
+		gActive := max(dur, time.Duration(gc.lastRecv.Load()-start.UnixNano()), sendEnd.Sub(start))
+		gs.Achieved = PerSecond(gs.Received, gActive)
+		sr.Groups = append(sr.Groups, gs)
 	}
 	return sr
 }
