@@ -24,5 +24,16 @@ if ! command -v redis-server >/dev/null; then
 	fi
 fi
 
+# The browser tests drive Debian's chromium with playwright-core; without
+# it they are skipped, with a message saying so (ERTEST_REQUIRE_BROWSER=1
+# makes them fail instead).
+if ! command -v chromium >/dev/null; then
+	if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+		apt-get update && apt-get install -y --no-install-recommends chromium
+	else
+		echo "test.sh: chromium is not installed (apt-get install chromium): the browser tests will be skipped" >&2
+	fi
+fi
+
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
