@@ -125,8 +125,15 @@ func startDaemonVia(t *testing.T, wrapper []string, config string, extraEnv ...s
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, path, config)
+	return launch(t, wrapper, path, "127.0.0.1:0", extraEnv...)
+}
+
+// launch runs the daemon on the config file at path, listening on listen
+// and on a random loopback admin port.
+func launch(t *testing.T, wrapper []string, path, listen string, extraEnv ...string) *proc {
+	t.Helper()
 	p := &proc{path: path, exited: make(chan struct{})}
-	args := append(slices.Clone(wrapper), binary, "run", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	args := append(slices.Clone(wrapper), binary, "run", "--config", path, "--listen", listen, "--admin-listen", "127.0.0.1:0")
 	p.cmd = exec.Command(args[0], args[1:]...)
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, rules.EnvPrefix) || strings.HasPrefix(kv, "NOTIFY_SOCKET=") || strings.HasPrefix(kv, "WATCHDOG_") {

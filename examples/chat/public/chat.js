@@ -11,6 +11,7 @@
   const roomInput = $("room");
   const currentRoom = $("current-room");
   const errorEl = $("error");
+  const transportEl = $("transport");
 
   // ?transport=polling (or websocket) pins the transport, for tests and
   // for trying a network that blocks websockets.
@@ -74,9 +75,15 @@
     });
   }
 
+  function showTransport() {
+    transportEl.textContent = socket.io.engine.transport.name;
+  }
+
   socket.on("connect", () => {
     setState("connected");
     sidEl.textContent = socket.id;
+    showTransport();
+    socket.io.engine.once("upgrade", showTransport);
     // A restarted server forgot the room: join it again.
     if (room && !socket.recovered) join(room);
   });
