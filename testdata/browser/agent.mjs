@@ -9,7 +9,7 @@
 //   {"type":"result","seq":N,"value":...}  or  {"type":"error","seq":N,"message":"..."}
 //
 // Commands (stdin):
-//   {"op":"open","id":"a","url":"http://...","width":480,"height":640}  a new tab
+//   {"op":"open","id":"a","url":"http://...","width":540,"height":640}  a new tab
 //   {"op":"fill","id":"a","selector":"#text","value":"hi"}
 //   {"op":"press","id":"a","selector":"#text","key":"Enter"}
 //   {"op":"click","id":"a","selector":"#join"}
@@ -56,7 +56,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     "--disable-component-update",
     "--disable-sync",
   ],
-  viewport: { width: 480, height: 640 },
+  viewport: { width: 540, height: 640 },
 });
 // A persistent context opens one blank tab; tabs are opened by "open".
 for (const p of context.pages()) await p.close();
@@ -88,7 +88,7 @@ async function open(cmd) {
       report({ type: "console", id: cmd.id, level: m.type(), text: m.text() });
     }
   });
-  await p.setViewportSize({ width: cmd.width || 480, height: cmd.height || 640 });
+  await p.setViewportSize({ width: cmd.width || 540, height: cmd.height || 640 });
   const resp = await p.goto(cmd.url, { timeout: timeout(cmd) });
   return resp ? resp.status() : null;
 }
@@ -103,9 +103,10 @@ async function compose(cmd) {
   }
   const p = await context.newPage();
   try {
-    await p.setViewportSize({ width: cmd.width || 1100, height: 400 });
+    await p.setViewportSize({ width: 4000, height: 400 }); // wider than any row: the body sizes itself
     await p.evaluate(({ shots, title }) => {
       const body = document.body;
+      document.documentElement.style.background = "#fff"; // else the body's background paints the viewport
       body.style.cssText = "margin:0;padding:28px 32px 32px;background:linear-gradient(135deg,#e9edf6,#d9e1f2);" +
         "font-family:system-ui,sans-serif;color:#1d2330;display:inline-block";
       if (title) {
