@@ -27,7 +27,7 @@ func TestShippedConfigsCheckWithTests(t *testing.T) {
 	}
 	// The glob finds new examples; these must be among them, so a moved
 	// directory cannot make the table silently shrink.
-	for _, want := range []string{"auth", "chat-rooms", "jwt", "plugin", "presence", "publish-api"} {
+	for _, want := range []string{"auth", "chat", "chat-rooms", "jwt", "plugin", "presence", "publish-api"} {
 		if !slices.Contains(examples, "../../../examples/"+want+"/config.yaml") {
 			t.Errorf("examples/%s/config.yaml not found", want)
 		}
