@@ -236,7 +236,7 @@ func (a *Agent) Do(t testing.TB, cmd map[string]any) json.RawMessage {
 
 func describe(cmd map[string]any) string {
 	var parts []string
-	for _, k := range []string{"id", "url", "selector", "text", "key"} {
+	for _, k := range []string{"id", "url", "selector", "text", "key", "expr"} {
 		if v, ok := cmd[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s=%q", k, v))
 		}
@@ -279,9 +279,7 @@ func (a *Agent) Wait(t testing.TB, id, selector, text string) {
 func (a *Agent) Text(t testing.TB, id, selector string) string {
 	t.Helper()
 	var s string
-	if err := json.Unmarshal(a.Do(t, map[string]any{"op": "text", "id": id, "selector": selector}), &s); err != nil {
-		t.Fatalf("browser text %s: %v", selector, err)
-	}
+	a.decode(t, map[string]any{"op": "text", "id": id, "selector": selector}, &s)
 	return s
 }
 
@@ -289,9 +287,7 @@ func (a *Agent) Text(t testing.TB, id, selector string) string {
 func (a *Agent) Count(t testing.TB, id, selector string) int {
 	t.Helper()
 	var n int
-	if err := json.Unmarshal(a.Do(t, map[string]any{"op": "count", "id": id, "selector": selector}), &n); err != nil {
-		t.Fatalf("browser count %s: %v", selector, err)
-	}
+	a.decode(t, map[string]any{"op": "count", "id": id, "selector": selector}, &n)
 	return n
 }
 
@@ -299,8 +295,14 @@ func (a *Agent) Count(t testing.TB, id, selector string) int {
 // into out.
 func (a *Agent) Eval(t testing.TB, id, expr string, out any) {
 	t.Helper()
-	if err := json.Unmarshal(a.Do(t, map[string]any{"op": "eval", "id": id, "expr": expr}), out); err != nil {
-		t.Fatalf("browser eval %s: %v", expr, err)
+	a.decode(t, map[string]any{"op": "eval", "id": id, "expr": expr}, out)
+}
+
+// decode runs cmd and decodes its value into out.
+func (a *Agent) decode(t testing.TB, cmd map[string]any, out any) {
+	t.Helper()
+	if err := json.Unmarshal(a.Do(t, cmd), out); err != nil {
+		t.Fatalf("browser %s %v: %v", cmd["op"], describe(cmd), err)
 	}
 }
 
