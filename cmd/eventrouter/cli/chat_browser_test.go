@@ -327,7 +327,11 @@ func TestChatExampleRoomsReloadRestart(t *testing.T) {
 		}
 	}
 	p2.waitMetric(t, 3, "eventrouter_connections")
-	// The pages joined lobby again: bob hears ann there, cy does not.
+	// The pages join lobby again, and say so once the server answered:
+	// then bob hears ann there, and cy does not.
+	for _, tab := range []chatTab{ann, bob} {
+		b.Wait(t, tab.id, `#current-room[data-synced="true"]`, "lobby")
+	}
 	c.send(t, ann, "back after the restart")
 	c.waitMessage(t, bob, "back after the restart")
 	c.send(t, cy, "cy is back too")
@@ -345,6 +349,9 @@ func TestChatExampleRoomsReloadRestart(t *testing.T) {
 	b.Offline(t, false)
 	for _, tab := range tabs {
 		c.waitState(t, tab, "connected")
+	}
+	for _, tab := range []chatTab{ann, bob} {
+		b.Wait(t, tab.id, `#current-room[data-synced="true"]`, "lobby")
 	}
 	c.send(t, bob, "online again")
 	c.waitMessage(t, ann, "online again")

@@ -71,6 +71,7 @@
       if (res && res.error) return showError(res.error);
       room = res.room;
       currentRoom.textContent = room || "everyone";
+      currentRoom.dataset.synced = "true";
       showError("");
     });
   }
@@ -86,9 +87,12 @@
     socket.io.engine.once("upgrade", showTransport);
     // A restarted server forgot the room: join it again.
     if (room && !socket.recovered) join(room);
+    else currentRoom.dataset.synced = "true";
   });
 
-  socket.on("disconnect", (reason) => {
+  socket.on("disconnect", () => {
+    // Until the server has this page in its room again.
+    currentRoom.dataset.synced = "false";
     // socket.active: the client reconnects by itself; otherwise the
     // server or this page closed the connection for good.
     setState(socket.active && navigator.onLine ? "reconnecting" : "offline");
