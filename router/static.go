@@ -44,6 +44,7 @@ import (
 //   - A missing file falls through to what the rule routes answer when
 //     nothing matches (404, or 405 when a route has the path for another
 //     method), so a mount at / changes no existing answer but for files.
+//     So does everything when the directory has gone since the load.
 //   - Static requests are not charged to limits.http_requests_per_second,
 //     which bounds rule routes: one page load fetches many files. They are
 //     counted in eventrouter_http_requests_total with the route label
@@ -169,8 +170,8 @@ func staticName(rel string) (name string, ok bool) {
 	return rel, true
 }
 
-// serveFile answers with one file; see the package comment above for the
-// headers.
+// serveFile answers with one file; the comment at the top of this file
+// says why each header.
 func (m *staticMount) serveFile(w http.ResponseWriter, req *http.Request, f io.ReadSeeker, fi os.FileInfo) {
 	h := w.Header()
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
