@@ -86,7 +86,7 @@ func newMetrics() *metrics {
 	m.deliveries = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "broadcast_deliveries_total",
 		Help: "Sockets addressed by broadcasts: the local sockets of the namespace, or of the target rooms, counted when the broadcast is sent."})
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
-		Help: "HTTP requests to rule routes, by route pattern and status (_unmatched: no route; _preflight: CORS preflight). The Socket.IO path is not counted."},
+		Help: "HTTP requests to rule routes and static files, by route pattern and status (static:PATH: a server.static mount; _unmatched: no route and no file; _preflight: CORS preflight). The Socket.IO path is not counted."},
 		[]string{"route", "status"})
 	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "config_last_reload_successful",
 		Help: "Whether the last config reload attempt succeeded (1) or failed (0)."})
@@ -235,7 +235,7 @@ func (m *metrics) broadcast(nsp socket.Namespace, rooms []string, exceptSender b
 func (m *metrics) serveHTTP(h http.Handler, w http.ResponseWriter, req *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	h.ServeHTTP(sw, req)
-	route := req.Pattern // set by the ServeMux when a route matched
+	route := req.Pattern // set by the ServeMux when a route matched, by withStatic for a file
 	if route == "" {
 		route = labelUnmatched
 		if req.Method == http.MethodOptions && req.Header.Get("Access-Control-Request-Method") != "" {

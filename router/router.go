@@ -187,8 +187,9 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 // Runtime returns the runtime serving new events now.
 func (r *Router) Runtime() *Runtime { return r.rt.Load() }
 
-// ServeHTTP routes a request to the Socket.IO engine or to a rule route,
-// under the current runtime's CORS policy.
+// ServeHTTP routes a request to the Socket.IO engine, a rule route or a
+// static file mount (server.static, see static.go), in that order, under
+// the current runtime's CORS policy.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt := r.rt.Load()
 	if origin := req.Header.Get("Origin"); origin != "" && !rt.originAllowed(origin) {

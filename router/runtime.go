@@ -15,7 +15,8 @@ import (
 
 // Runtime is everything that a reload replaces, built completely before it
 // is swapped in: the compiled rules, the HTTP routes and the CORS policy.
-// A Runtime is immutable once built.
+// The static file mounts are part of it, so a reload adds, removes or
+// changes them. A Runtime is immutable once built.
 type Runtime struct {
 	// Rules is the compiled rule set.
 	Rules *rules.Ruleset
@@ -25,7 +26,7 @@ type Runtime struct {
 	routes   *http.ServeMux
 	cors     *cors.Cors
 	corsOpts cors.Options // what cors was built from, to explain a refusal
-	http     http.Handler // routes under the CORS policy
+	http     http.Handler // routes, then static files, under the CORS policy
 	// stopTasks cancels the rule set's background tasks (rules.Task);
 	// nil until they are started.
 	stopTasks context.CancelFunc
@@ -59,7 +60,11 @@ func NewRuntime(rs *rules.Ruleset, hash string, h routeHandlerFactory) (*Runtime
 			return nil, err
 		}
 	}
-	rt.http = rt.cors.Handler(rt.routes)
+	var inner http.Handler = rt.routes
+	if mounts := rs.Config.Server.Static; len(mounts) > 0 {
+		inner = withStatic(rt.routes, newStaticMounts(mounts))
+	}
+	rt.http = rt.cors.Handler(inner)
 	return rt, nil
 }
 

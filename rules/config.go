@@ -41,6 +41,26 @@ type ServerConfig struct {
 	ReadTimeout    time.Duration `koanf:"read_timeout" doc:"longest time a client may take to send an HTTP route request's body (and a polling POST's), counted from the end of its headers; a slower one is cut off"`
 	IdleTimeout    time.Duration `koanf:"idle_timeout" doc:"how long an idle keep-alive connection is kept open between two requests"`
 	TrustedProxies []string      `koanf:"trusted_proxies" doc:"proxies (addresses or CIDRs) whose X-Forwarded-For names the client address; from any other peer the header is ignored"`
+	// Static is empty by default: the daemon serves no file unless asked.
+	Static []StaticMount `koanf:"static" doc:"directories served as static files, each under a URL path; rule routes and the Socket.IO path come first"`
+}
+
+// StaticMount serves the files of one directory under one URL path. Only
+// GET and HEAD are answered; a file's type comes from its extension, and
+// every file carries an ETag and Last-Modified, so conditional and range
+// requests work. Nothing outside Dir is ever served, through ".." or a
+// symbolic link, and no name that starts with "." is served or listed.
+// A directory is answered with its index.html, else 404 unless List.
+type StaticMount struct {
+	// Path is the URL prefix, a clean absolute path; "/assets" serves
+	// /assets/app.js from Dir/app.js. The loader drops a trailing "/".
+	Path string `koanf:"path" doc:"URL path the files are served under, starting with /: /assets serves /assets/app.js from dir/app.js"`
+	// Dir is resolved by the loader: a relative path is joined to the
+	// config file's directory, as vars_from files and
+	// auth.jwt.public_key_file are.
+	Dir          string `koanf:"dir" doc:"the directory served; a relative path is relative to the config file's directory; it must exist when the config is loaded"`
+	List         bool   `koanf:"list" doc:"list a directory that has no index.html (an HTML page of its entries); off by default: such a directory is 404"`
+	CacheControl string `koanf:"cache_control" doc:"the Cache-Control header sent with every file (\"public, max-age=3600\"); empty sends none, and browsers revalidate with the ETag"`
 }
 
 // CORSConfig is the cross-origin policy.

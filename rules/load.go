@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	pathpkg "path"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -136,6 +138,7 @@ func loadFile(path string, opts LoadOptions) (*Config, *problems, error) {
 	applyDefaults(raw, failed, &cfg)
 	applyBackendDefaults(raw, &cfg)
 	validateSettings(ps, failed, &cfg)
+	validateStatic(skipFailed{ps, failed}, &cfg, filepath.Dir(path))
 	vr.resolve(&cfg, failed)
 	return &cfg, ps, nil
 }
@@ -705,6 +708,55 @@ func validateCluster(ps skipFailed, cfg *Config) {
 	}
 	if c.RequestTimeout <= 0 {
 		ps.add("cluster.request_timeout", "", "cluster.request_timeout: must be a positive duration")
+	}
+}
+
+// validateStatic checks server.static and resolves it in place: each
+// mount's path loses a trailing "/", and a relative dir is joined to
+// configDir, the config file's directory, as vars_from files are. A mount
+// must not repeat another's path nor lie inside socketio.path, and its
+// directory must exist when the config is loaded.
+func validateStatic(ps skipFailed, cfg *Config, configDir string) {
+	sio := strings.TrimSuffix(cfg.SocketIO.Path, "/")
+	seen := map[string]int{}
+	for i := range cfg.Server.Static {
+		m := &cfg.Server.Static[i]
+		key := fmt.Sprintf("server.static[%d]", i)
+		switch p := m.Path; {
+		case p == "":
+			ps.add(key, "", "%s.path: required: the URL path to serve the files under, such as / or /assets", key)
+		case !strings.HasPrefix(p, "/"):
+			ps.add(key+".path", "", "%s.path: must start with /, got %q", key, p)
+		case pathpkg.Clean(p) != strings.TrimSuffix(p, "/") && p != "/":
+			ps.add(key+".path", "", "%s.path: %q is not a clean path; write %s", key, p, pathpkg.Clean(p))
+		default:
+			if p != "/" {
+				m.Path = strings.TrimSuffix(p, "/")
+			}
+			if first, dup := seen[m.Path]; dup {
+				ps.add(key+".path", "", "%s.path: %s is already served by server.static[%d]", key, m.Path, first)
+			} else {
+				seen[m.Path] = i
+			}
+			if m.Path == sio || strings.HasPrefix(m.Path, sio+"/") {
+				ps.add(key+".path", "", "%s.path: %s is inside socketio.path %s, which the Socket.IO server answers", key, m.Path, cfg.SocketIO.Path)
+			}
+		}
+		if m.Dir == "" {
+			ps.add(key, "", "%s.dir: required: the directory whose files are served", key)
+			continue
+		}
+		if !filepath.IsAbs(m.Dir) {
+			m.Dir = filepath.Join(configDir, m.Dir)
+		}
+		switch fi, err := os.Stat(m.Dir); {
+		case errors.Is(err, os.ErrNotExist):
+			ps.add(key+".dir", "", "%s.dir: no directory %s", key, m.Dir)
+		case err != nil:
+			ps.add(key+".dir", "", "%s.dir: %v", key, unwrapAll(err))
+		case !fi.IsDir():
+			ps.add(key+".dir", "", "%s.dir: %s is not a directory", key, m.Dir)
+		}
 	}
 }
 

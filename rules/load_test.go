@@ -66,6 +66,16 @@ var badConfigs = []struct {
 		`:26:11: rule "subject-outside": when: subject is only set in source rules (on: "nats:SUBJECT"), not in a socket event rule`,
 		`:28:13: rule "subject-outside": do[0]: meta is only set in source rules (on: "nats:SUBJECT"), not in a socket event rule`,
 	}},
+	{"static.bad.yaml", []string{
+		`:5:7: server.static[1].path: must start with /, got "assets"`,
+		`:7:7: server.static[2].path: "/a/../b" is not a clean path; write /b`,
+		`:8:7: server.static[2].dir: no directory testdata/nowhere`,
+		`:9:7: server.static[3].path: / is already served by server.static[0]`,
+		`:10:7: server.static[3].dir: testdata/minimal.good.yaml is not a directory`,
+		`:11:7: server.static[4].path: /socket.io/files is inside socketio.path /socket.io, which the Socket.IO server answers`,
+		`:13:7: server.static[5].path: required: the URL path to serve the files under, such as / or /assets`,
+		`:16:7: unknown key server.static[6].lst, did you mean list?`,
+	}},
 	{"unknown-key.bad.yaml", []string{
 		":5:5: unknown key server.cors.methiods, did you mean methods?",
 	}},
