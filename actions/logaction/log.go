@@ -3,6 +3,7 @@
 package logaction
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -118,11 +119,16 @@ func format(args []any, texts func(any) ([]byte, bool)) string {
 					break
 				}
 			}
-			out, err := json.Marshal(v)
-			if err != nil {
+			// Not json.Marshal: it writes < > & as \u003c…, which a
+			// client's own text (above) never shows, so the same value
+			// would log differently in a rule test and in the daemon.
+			var out bytes.Buffer
+			enc := json.NewEncoder(&out)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(v); err != nil {
 				fmt.Fprintf(&b, "%v", v)
 			} else {
-				b.Write(out)
+				b.Write(bytes.TrimSuffix(out.Bytes(), []byte("\n")))
 			}
 		}
 	}
