@@ -274,7 +274,9 @@ func TestAdminUIDevelopment(t *testing.T) {
 	}
 	waitAdmin(t, a, "admin", "socket_disconnected", argsAre("/chat", c2, "server namespace disconnect"))
 	a.Disconnect("c1")
-	waitAdmin(t, a, "admin", "socket_disconnected", argsAre("/chat", c1, "client namespace disconnect"))
+	// The Node client closes its connection with the namespace: the
+	// reason is whichever of the two the server sees first.
+	waitAdmin(t, a, "admin", "socket_disconnected", argsAre("/chat", c1))
 }
 
 // sortedCopy is a sorted copy of s.
