@@ -29,6 +29,7 @@ func (r *Router) startAdminUI(cfg rules.AdminUIConfig) error {
 		Readonly:     cfg.Readonly,
 		Development:  cfg.Mode == rules.AdminUIDevelopment,
 		ServerID:     serverID,
+		Clustered:    r.cluster != nil,
 		Logger:       r.log,
 	})
 	if err != nil {

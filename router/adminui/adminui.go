@@ -69,6 +69,10 @@ type Options struct {
 	Development bool
 	// ServerID names this server in the UI; empty means the host name.
 	ServerID string
+	// Clustered says the admin namespace's adapter reaches other nodes,
+	// whose admin sockets want this node's live events even when none is
+	// connected here.
+	Clustered bool
 	// StatsInterval is the time between two server_stats; 2s by default,
 	// as the UI expects.
 	StatsInterval time.Duration
@@ -353,10 +357,16 @@ func (a *Server) Watch(nsp socket.Namespace) {
 	a.watched[nsp.Name()] = true
 	name := nsp.Name()
 	_ = nsp.Adapter().On("join-room", func(args ...any) {
+		if !a.watching() {
+			return
+		}
 		room, id := roomAndID(args)
 		a.broadcast("room_joined", name, room, id, now())
 	})
 	_ = nsp.Adapter().On("leave-room", func(args ...any) {
+		if !a.watching() {
+			return
+		}
 		room, id := roomAndID(args)
 		a.broadcast("room_left", name, room, id, now())
 	})
@@ -370,17 +380,28 @@ func (a *Server) SocketConnected(s *socket.Socket) {
 		return
 	}
 	nsp := s.Nsp().Name()
-	a.broadcast("socket_connected", a.serialize(s), now())
+	if a.watching() {
+		a.broadcast("socket_connected", a.serialize(s), now())
+	}
 	_ = s.Conn().Once("upgrade", func(args ...any) {
+		if !a.watching() {
+			return
+		}
 		a.broadcast("socket_updated", map[string]any{"id": string(s.Id()), "nsp": nsp, "transport": transportName(s)})
 	})
 	if nsp == a.opts.Namespace {
 		return // the admin namespace's own traffic would echo forever
 	}
 	s.OnAny(func(args ...any) {
+		if !a.watching() {
+			return
+		}
 		a.broadcast("event_received", nsp, string(s.Id()), clean(args), now())
 	})
 	s.OnAnyOutgoing(func(args ...any) {
+		if !a.watching() {
+			return
+		}
 		a.broadcast("event_sent", nsp, string(s.Id()), clean(args), now())
 	})
 }
@@ -388,7 +409,7 @@ func (a *Server) SocketConnected(s *socket.Socket) {
 // SocketDisconnected reports that s is gone (socket_disconnected) in
 // development mode. The router calls it once per socket.
 func (a *Server) SocketDisconnected(s *socket.Socket, reason string) {
-	if a == nil || !a.opts.Development {
+	if a == nil || !a.opts.Development || !a.watching() {
 		return
 	}
 	a.broadcast("socket_disconnected", s.Nsp().Name(), string(s.Id()), reason, now())
@@ -397,10 +418,17 @@ func (a *Server) SocketDisconnected(s *socket.Socket, reason string) {
 // SocketUpdated reports a change of s's data (socket.state) in
 // development mode.
 func (a *Server) SocketUpdated(s *socket.Socket) {
-	if a == nil || !a.opts.Development {
+	if a == nil || !a.opts.Development || !a.watching() {
 		return
 	}
 	a.broadcast("socket_updated", map[string]any{"id": string(s.Id()), "nsp": s.Nsp().Name(), "data": a.data(s)})
+}
+
+// watching reports whether a live event may have a reader: an admin
+// socket on this node, or, in a cluster, possibly on another. Without
+// one, the live events are not built at all.
+func (a *Server) watching() bool {
+	return a.opts.Clustered || a.nsp.Sockets().Len() > 0
 }
 
 // broadcast emits to every admin socket.
