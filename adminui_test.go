@@ -345,10 +345,9 @@ func TestAdminUIModes(t *testing.T) {
 	}
 }
 
-// TestAdminUICluster: in a cluster, an Admin UI connected to node A sees
-// node B's stats and live events through the adapter, and its join and
-// disconnect actions reach a socket on node B; the socket list it gets on
-// connecting is node A's own.
+// TestAdminUICluster: in a cluster, an Admin UI connected to node A lists
+// node B's sockets too, sees node B's stats and live events through the
+// adapter, and its join and disconnect actions reach a socket on node B.
 func TestAdminUICluster(t *testing.T) {
 	url := redistest.Shared(t)
 	prefix := redistest.Prefix(t)
@@ -373,6 +372,20 @@ func TestAdminUICluster(t *testing.T) {
 			m, _ := args[0].(map[string]any)
 			return m["serverId"] == id
 		})
+	}
+
+	// A second UI gets node B's sockets in its list too.
+	a.Connect("b0", nodeB.URL, map[string]any{"transports": []string{"websocket"}, "query": map[string]any{"who": "b0"}})
+	b0 := a.WaitConnect(t, "b0").SID
+	a.Connect("admin2", nodeA.URL+"/admin", ws)
+	all = waitAdmin(t, a, "admin2", "all_sockets", nil).Args[0].([]any)
+	if socketByID(all, a1) == nil {
+		t.Errorf("all_sockets %v lacks node A's socket %s", all, a1)
+	}
+	if s := socketByID(all, b0); s == nil {
+		t.Errorf("all_sockets %v lacks node B's socket %s", all, b0)
+	} else if rooms := roomsOf(s); !slices.Contains(rooms, b0) || s["nsp"] != "/" || s["handshake"].(map[string]any)["query"].(map[string]any)["who"] != "b0" {
+		t.Errorf("node B's socket %v: want its own room, namespace / and query who=b0", s)
 	}
 
 	a.Connect("b1", nodeB.URL, ws)

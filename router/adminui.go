@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,6 +65,26 @@ func (h adminHost) Namespaces() []socket.Namespace {
 // ClientAddress is s's client address under server.trusted_proxies.
 func (h adminHost) ClientAddress(s *socket.Socket) string {
 	return h.r.rt.Load().connAddr(s.Conn())
+}
+
+// OtherSockets lists nsp's sockets on the other nodes of the cluster.
+func (h adminHost) OtherSockets(ctx context.Context, nsp socket.Namespace) ([]adminui.RemoteSocket, error) {
+	if h.r.cluster == nil {
+		return nil, nil
+	}
+	others, err := h.r.cluster.OtherSockets(ctx, nsp)
+	if err != nil {
+		return nil, fmt.Errorf("list the other nodes' sockets: %w", err)
+	}
+	out := make([]adminui.RemoteSocket, 0, len(others))
+	for _, o := range others {
+		rs := adminui.RemoteSocket{ID: o.ID, Rooms: o.Rooms, Handshake: o.Handshake}
+		if m, ok := o.Data.(map[string]any); ok {
+			rs.Data, _ = m["state"].(map[string]any)
+		}
+		out = append(out, rs)
+	}
+	return out, nil
 }
 
 // SocketData is s's socket.state.

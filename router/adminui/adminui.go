@@ -17,18 +17,21 @@
 // *Server, so a router without admin_ui pays one nil check per call site
 // and nothing else: no namespace, no listeners, no timers.
 //
-// What the Admin UI sees is this node's: the socket list (all_sockets) is
-// local, as Node's instrument() is with Socket.IO v3. The live events and
-// server_stats go out through the admin namespace's adapter, so in a
-// cluster every node's admin namespace gets every node's stats and events,
-// as with Node's Redis adapter, and the UI shows one server per node. The
-// join, leave, disconnect and emit actions go through the namespace's
-// adapter too, so in a cluster they reach the sockets of every node.
+// In a cluster the socket list (all_sockets) holds every node's sockets,
+// as instrument() lists them with Socket.IO v4's fetchSockets; the other
+// nodes' come through Host.OtherSockets without their transport and
+// client id. The live events and server_stats go out through the admin
+// namespace's adapter, so every node's admin namespace gets every node's
+// stats and events, as with Node's Redis adapter, and the UI shows one
+// server per node. The join, leave, disconnect and emit actions go
+// through the namespace's adapter too, and reach the sockets of every
+// node.
 package adminui
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -38,6 +41,7 @@ import (
 	"github.com/eventrouter/eventrouter/internal/wire"
 	engine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -53,6 +57,25 @@ type Host interface {
 	// SocketData is what the UI shows as the socket's data: the rules'
 	// socket.state. It must not be mutated.
 	SocketData(s *socket.Socket) map[string]any
+	// OtherSockets lists nsp's sockets on the other nodes of a cluster.
+	// It is called only when Options.Clustered is set.
+	OtherSockets(ctx context.Context, nsp socket.Namespace) ([]RemoteSocket, error)
+}
+
+// fetchWait bounds how long the socket list waits for the other nodes;
+// the cluster's own request timeout normally ends the wait first.
+const fetchWait = 5 * time.Second
+
+// RemoteSocket is a socket of another node, as that node describes it.
+type RemoteSocket struct {
+	// ID is the socket's id.
+	ID string
+	// Rooms are its rooms, its own included.
+	Rooms []string
+	// Handshake is its handshake as its node recorded it, or nil.
+	Handshake *socket.Handshake
+	// Data is its socket.state, or nil.
+	Data map[string]any
 }
 
 // Options configure a Server.
@@ -330,16 +353,35 @@ func (a *Server) namespaces() []socket.Namespace {
 	return out
 }
 
-// allSockets serialises every socket of this node, in every namespace.
+// allSockets serialises every socket in every namespace: this node's,
+// and in a cluster the other nodes' as they describe them.
 func (a *Server) allSockets() []any {
 	out := []any{}
 	for _, ns := range a.namespaces() {
-		ns.Sockets().Range(func(_ socket.SocketId, s *socket.Socket) bool {
+		ns.Sockets().Range(func(id socket.SocketId, s *socket.Socket) bool {
 			out = append(out, a.serialize(s))
 			return true
 		})
+		if a.opts.Clustered {
+			for _, rs := range a.fetchRemote(ns) {
+				out = append(out, serializeRemote(ns.Name(), rs))
+			}
+		}
 	}
 	return out
+}
+
+// fetchRemote asks the other nodes for ns's sockets; on a failure it
+// logs and returns none, so the UI still gets this node's.
+func (a *Server) fetchRemote(ns socket.Namespace) []RemoteSocket {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchWait)
+	defer cancel()
+	sockets, err := a.host.OtherSockets(ctx, ns)
+	if err != nil {
+		a.log.Warn("admin ui: the socket list lacks the other nodes' sockets", zap.String("namespace", ns.Name()), zap.Error(err))
+		return nil
+	}
+	return sockets
 }
 
 // Watch reports the room changes of nsp's sockets (room_joined and
@@ -440,22 +482,9 @@ func (a *Server) broadcast(ev string, args ...any) {
 
 // serialize is a socket as the UI lists it (SerializedSocket).
 func (a *Server) serialize(s *socket.Socket) map[string]any {
-	rooms := []any{}
-	for _, r := range s.Rooms().Keys() {
-		rooms = append(rooms, string(r))
-	}
 	hs := map[string]any{}
 	if h := s.Handshake(); h != nil {
-		hs = map[string]any{
-			"address": a.host.ClientAddress(s),
-			"headers": flatten(h.Headers, true),
-			"query":   flatten(h.Query, false),
-			"issued":  h.Issued,
-			"secure":  h.Secure,
-			"time":    h.Time,
-			"url":     h.Url,
-			"xdomain": h.Xdomain,
-		}
+		hs = handshake(h, a.host.ClientAddress(s))
 	}
 	clientID := s.Conn().Id()
 	if len(clientID) > 12 {
@@ -468,8 +497,65 @@ func (a *Server) serialize(s *socket.Socket) map[string]any {
 		"nsp":       s.Nsp().Name(),
 		"data":      a.data(s),
 		"handshake": hs,
+		"rooms":     roomList(s.Rooms()),
+	}
+}
+
+// serializeRemote is a socket of another node as the UI lists it: its
+// transport and client id do not travel, and its address is the one its
+// node's library recorded.
+func serializeRemote(nsp string, rs RemoteSocket) map[string]any {
+	hs := map[string]any{}
+	if h := rs.Handshake; h != nil {
+		address := h.Address
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			address = host
+		}
+		hs = handshake(h, address)
+	}
+	data := rs.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	rooms := []any{}
+	for _, r := range rs.Rooms {
+		rooms = append(rooms, r)
+	}
+	return map[string]any{
+		"id":        rs.ID,
+		"clientId":  "",
+		"transport": "",
+		"nsp":       nsp,
+		"data":      data,
+		"handshake": hs,
 		"rooms":     rooms,
 	}
+}
+
+// handshake is a socket's handshake as the UI shows it, with its client
+// address.
+func handshake(h *socket.Handshake, address string) map[string]any {
+	return map[string]any{
+		"address": address,
+		"headers": flatten(h.Headers, true),
+		"query":   flatten(h.Query, false),
+		"issued":  h.Issued,
+		"secure":  h.Secure,
+		"time":    h.Time,
+		"url":     h.Url,
+		"xdomain": h.Xdomain,
+	}
+}
+
+// roomList is a set of rooms as a JSON list, never nil.
+func roomList(set *types.Set[socket.Room]) []any {
+	rooms := []any{}
+	if set != nil {
+		for _, r := range set.Keys() {
+			rooms = append(rooms, string(r))
+		}
+	}
+	return rooms
 }
 
 // data is the socket's data for the UI, never nil.
@@ -492,30 +578,39 @@ func transportName(s *socket.Socket) string {
 }
 
 // flatten turns the library's header or query map (string or []string
-// values) into what Node shows: one string per key, several values as a
-// list for a query and joined for a header, header names in lower case.
+// values; []any once another node's handshake went through msgpack) into
+// what Node shows: one string per key, several values as a list for a
+// query and joined for a header, header names in lower case.
 func flatten(m map[string]any, header bool) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		if header {
 			k = strings.ToLower(k)
 		}
+		var list []string
 		switch x := v.(type) {
 		case []string:
-			switch {
-			case len(x) == 1:
-				out[k] = x[0]
-			case header:
-				out[k] = strings.Join(x, ", ")
-			default:
-				l := make([]any, len(x))
-				for i, s := range x {
-					l[i] = s
-				}
-				out[k] = l
+			list = x
+		case []any:
+			for _, item := range x {
+				s, _ := item.(string)
+				list = append(list, s)
 			}
 		default:
 			out[k] = v
+			continue
+		}
+		switch {
+		case len(list) == 1:
+			out[k] = list[0]
+		case header:
+			out[k] = strings.Join(list, ", ")
+		default:
+			l := make([]any, len(list))
+			for i, s := range list {
+				l[i] = s
+			}
+			out[k] = l
 		}
 	}
 	return out

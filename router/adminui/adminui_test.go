@@ -79,6 +79,7 @@ func TestFlatten(t *testing.T) {
 		{"header", map[string]any{"X-Test": []string{"a"}, "Accept": []string{"a", "b"}}, true, map[string]any{"x-test": "a", "accept": "a, b"}},
 		{"query", map[string]any{"nick": []string{"ann"}, "tag": []string{"a", "b"}, "EIO": "4"}, false, map[string]any{"nick": "ann", "tag": []any{"a", "b"}, "EIO": "4"}},
 		{"nil", nil, false, map[string]any{}},
+		{"from msgpack", map[string]any{"nick": []any{"ann"}, "Accept": []any{"a", "b"}}, true, map[string]any{"nick": "ann", "accept": "a, b"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
