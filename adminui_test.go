@@ -279,6 +279,18 @@ func TestAdminUIDevelopment(t *testing.T) {
 	waitAdmin(t, a, "admin", "socket_disconnected", func(args []any) bool {
 		return argsAre("/chat", c2)(args) && (args[2] == "server namespace disconnect" || args[2] == "transport close")
 	})
+	// A client that starts on polling shows its upgrade.
+	a.Connect("c3", d.URL+"/chat", map[string]any{"transports": []string{"polling", "websocket"}})
+	c3 := a.WaitConnect(t, "c3").SID
+	waitAdmin(t, a, "admin", "socket_connected", func(args []any) bool {
+		m, _ := args[0].(map[string]any)
+		return m["id"] == c3 && m["transport"] == "polling"
+	})
+	waitAdmin(t, a, "admin", "socket_updated", func(args []any) bool {
+		m, _ := args[0].(map[string]any)
+		return m["id"] == c3 && m["nsp"] == "/chat" && m["transport"] == "websocket"
+	})
+
 	a.Disconnect("c1")
 	// The Node client closes its connection with the namespace: the
 	// reason is whichever of the two the server sees first.
