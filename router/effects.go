@@ -90,6 +90,7 @@ func (fx *socketEffects) SetState(key string, value any) error {
 		return nil
 	}
 	fx.st.set(key, value)
+	fx.r.adminUI.SocketUpdated(fx.s)
 	return nil
 }
 

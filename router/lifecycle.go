@@ -141,5 +141,6 @@ func (r *Router) socketClosed(s *socket.Socket, st *connState, reason string) {
 // connected socket.
 func (r *Router) leave(s *socket.Socket, st *connState, reason string) {
 	r.metrics.disconnected()
+	r.adminUI.SocketDisconnected(s, reason)
 	r.onDisconnect(s, st, reason)
 }

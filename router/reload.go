@@ -86,6 +86,10 @@ func (r *Router) swap(rs *rules.Ruleset, hash string) (bool, error) {
 		known[ns] = true
 	}
 	for _, ns := range rs.Config.Namespaces {
+		if r.adminUI != nil && ns == r.adminUI.Namespace() {
+			r.log.Warn("namespace not bound: it is the Admin UI's until a restart", zap.String("namespace", ns))
+			continue
+		}
 		if !known[ns] {
 			r.bindNamespace(ns)
 		}
@@ -223,6 +227,15 @@ func keepRestartOnly(boot, next *rules.Config) []restartOnly {
 	keep("cluster.on_outage", bc.OnOutage, ncl.OnOutage, func() {})
 	keep("cluster.request_timeout", bc.RequestTimeout, ncl.RequestTimeout, func() {})
 	next.Cluster = boot.Cluster
+	// The Admin UI's namespace is bound at start. Its password hash is
+	// compared, never shown.
+	ba, na := boot.AdminUI, next.AdminUI
+	if ba.Auth.PasswordHash != na.Auth.PasswordHash {
+		out = append(out, restartOnly{"admin_ui.auth.password_hash", Redacted, Redacted})
+	}
+	ba.Auth.PasswordHash, na.Auth.PasswordHash = "", ""
+	keep("admin_ui", ba, na, func() {})
+	next.AdminUI = boot.AdminUI
 	oc, nc := boot.Server.CORS, next.Server.CORS
 	for _, c := range []struct {
 		key     string

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -259,6 +260,42 @@ func TestKeepRestartOnly(t *testing.T) {
 	}
 	if next.Server.CORS.Methods[0] != "GET" || next.Server.CORS.Origins[0] != "https://a.example" || next.Log.Level != "debug" || next.Server.ReadTimeout != time.Second {
 		t.Fatalf("reloadable settings were reverted: %+v", next)
+	}
+}
+
+// TestKeepRestartOnlyAdminUI: every admin_ui key is restart-only, and a
+// changed password hash is named without being shown.
+func TestKeepRestartOnlyAdminUI(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*rules.AdminUIConfig)
+		want   []string
+	}{
+		{"unchanged", func(*rules.AdminUIConfig) {}, nil},
+		{"enabled", func(c *rules.AdminUIConfig) { c.Enabled, c.Auth.Disabled = true, true }, []string{"admin_ui"}},
+		{"hash only", func(c *rules.AdminUIConfig) { c.Auth.PasswordHash = "$2a$04$new" }, []string{"admin_ui.auth.password_hash"}},
+		{"hash and mode", func(c *rules.AdminUIConfig) { c.Auth.PasswordHash, c.Mode = "$2a$04$new", "production" }, []string{"admin_ui.auth.password_hash", "admin_ui"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			boot, next := rules.Defaults(), rules.Defaults()
+			boot.AdminUI.Auth.PasswordHash = "$2a$04$old"
+			next.AdminUI.Auth.PasswordHash = "$2a$04$old"
+			tc.change(&next.AdminUI)
+			var keys []string
+			for _, w := range keepRestartOnly(&boot, &next) {
+				keys = append(keys, w.key)
+				if strings.Contains(fmt.Sprint(w.running, w.config), "$2a$") {
+					t.Errorf("warning %s shows a password hash: %v, %v", w.key, w.running, w.config)
+				}
+			}
+			if !reflect.DeepEqual(keys, tc.want) {
+				t.Errorf("warned about %q, want %q", keys, tc.want)
+			}
+			if !reflect.DeepEqual(next.AdminUI, boot.AdminUI) {
+				t.Errorf("admin_ui not kept: %+v", next.AdminUI)
+			}
+		})
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/internal/backend"
 	"github.com/eventrouter/eventrouter/internal/wire"
+	"github.com/eventrouter/eventrouter/router/adminui"
 	"github.com/eventrouter/eventrouter/router/cluster"
 	"github.com/eventrouter/eventrouter/router/fanout"
 	"github.com/eventrouter/eventrouter/router/wstransport"
@@ -94,6 +95,7 @@ type Router struct {
 	backendClient *http.Client        // sends forward()'s requests
 
 	cluster *cluster.Cluster // nil on a single node
+	adminUI *adminui.Server  // nil unless admin_ui is enabled
 
 	conns connCounter // sockets by client address, for the connection limits
 	peers peers       // open Engine.IO connections, see peerOf
@@ -179,6 +181,9 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	r.sioPath = strings.TrimSuffix(cfg.Path, "/") + "/"
 	for _, ns := range rs.Config.Namespaces {
 		r.bindNamespace(ns)
+	}
+	if err := r.startAdminUI(rs.Config.AdminUI); err != nil {
+		return nil, err
 	}
 	r.applySources(rs)
 	return r, nil
@@ -301,6 +306,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 			r.log.Debug("cluster: closing the Redis clients", zap.Error(cerr))
 		}
 	}
+	r.adminUI.Close()
 	if aerr := r.shutdownAdmin(ctx); err == nil {
 		err = aerr
 	}

@@ -108,6 +108,7 @@ func (r *Router) bindNamespace(name string) {
 	r.nspMu.Lock()
 	r.nsps[name] = nsp
 	r.nspMu.Unlock()
+	r.adminUI.Watch(nsp)
 	nsp.Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
 		defer r.recoverEvent("connection", s)
 		st := r.admit(s)
@@ -231,6 +232,7 @@ func (r *Router) onConnection(s *socket.Socket) {
 	if rt == nil {
 		rt = r.rt.Load()
 	}
+	r.adminUI.SocketConnected(s)
 	fx := &socketEffects{r: r, rt: rt, s: s, st: st}
 	r.traced(ev, r.execute(context.Background(), rt, fx, pending, "connection", s))
 

@@ -197,8 +197,9 @@ func buildJWT(ps *problems, cfg *Config, from authOrigin) jwtSetup {
 // Secrets lists every secret value the ruleset holds, longest first, for
 // redaction: the config's (Config.Secrets: vars_from, EVENTROUTER_VARS_*)
 // auth.jwt's HMAC secret (from secret or secret_env) and JWKS URL
-// password, those of plugin configs (Secreter), and the backends'
-// secrets (from secret or secret_env).
+// password, those of plugin configs (Secreter), the backends'
+// secrets (from secret or secret_env), the cluster's Redis password and
+// the Admin UI's password hash.
 func (rs *Ruleset) Secrets() []string {
 	out := rs.Config.Secrets()
 	for _, name := range keysOf(rs.pluginConfigs) {
@@ -214,6 +215,9 @@ func (rs *Ruleset) Secrets() []string {
 	out = append(out, rs.backendSecrets()...)
 	if pw := urlPassword(rs.Config.Cluster.Redis.URL); pw != "" {
 		out = append(out, pw)
+	}
+	if h := rs.Config.AdminUI.Auth.PasswordHash; h != "" {
+		out = append(out, h)
 	}
 	slices.SortFunc(out, func(a, b string) int {
 		if len(a) != len(b) {

@@ -20,6 +20,7 @@ type Config struct {
 	Auth     AuthConfig               `koanf:"auth" doc:"how clients prove who they are: JWT verification for jwt()"`
 	Backends map[string]BackendConfig `koanf:"backends" doc:"the HTTP services webhook() and forward() reach, by name"`
 	Cluster  ClusterConfig            `koanf:"cluster" doc:"several nodes sharing broadcasts, rooms and recovery through Redis; without cluster.redis.url the daemon is a single node"`
+	AdminUI  AdminUIConfig            `koanf:"admin_ui" doc:"the server side of the official Socket.IO Admin UI: its namespace, login and mode; off by default"`
 	Rules    []RuleSpec               `koanf:"rules" doc:"the event rules, evaluated in file order"`
 	// Plugins holds each plugin's own section, decoded against the
 	// plugin's Config at compile time (see Ruleset.PluginConfig).
@@ -235,6 +236,7 @@ func Defaults() Config {
 			RequestTimeout: time.Second,
 		},
 		Namespaces: []string{"/"},
+		AdminUI:    AdminUIConfig{Namespace: "/admin", Mode: AdminUIDevelopment},
 		Log:        LogConfig{Level: "info", Format: "console"},
 		Runtime:    RuntimeConfig{GCPercent: 100},
 		Limits: LimitsConfig{

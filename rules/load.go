@@ -676,6 +676,7 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 		ps.add("log.format", "", "log.format: want console or json, got %q", cfg.Log.Format)
 	}
 	validateCluster(ps, cfg)
+	validateAdminUI(ps, cfg)
 	for i, m := range cfg.Server.CORS.Methods {
 		if m != strings.ToUpper(m) || m == "" {
 			ps.add(fmt.Sprintf("server.cors.methods[%d]", i), "", "server.cors.methods: %q must be an upper-case HTTP method", m)

@@ -121,6 +121,18 @@ var badConfigs = []struct {
 		`:8:3: cluster.on_outage: want degraded or not_ready, got "notready", did you mean not_ready?`,
 		":9:3: cluster.request_timeout: must be a positive duration",
 	}},
+	{"adminui.bad.yaml", []string{ // enabled without auth
+		`:1:19: namespaces: "/admin" is the Admin UI's namespace (admin_ui.namespace); it needs one of its own`,
+		":3:3: admin_ui.auth: required when admin_ui is enabled: set username and password_hash, or disabled: true to run without a login",
+		`:4:3: admin_ui.mode: want development or production, got "dev"`,
+	}},
+	{"adminui-hash.bad.yaml", []string{ // the hash never shows
+		`:3:3: admin_ui.namespace: must start with /, got "admin"`,
+		":6:5: admin_ui.auth.password_hash: not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters): too short",
+	}},
+	{"adminui-auth.bad.yaml", []string{
+		":5:5: admin_ui.auth: disabled is set, and so are username or password_hash; choose one",
+	}},
 	{"cluster-no-url.bad.yaml", []string{
 		":1:1: cluster.redis.url: required when cluster is set (redis://host:6379/0)",
 	}},
@@ -398,6 +410,7 @@ func TestLoadFull(t *testing.T) {
 			ExprNodes: 200, ExprMemory: 50_000},
 		Vars:    map[string]any{"greeting": "hello", "limit": 10},
 		Cluster: rules.Defaults().Cluster,
+		AdminUI: rules.Defaults().AdminUI,
 		Rules: []rules.RuleSpec{{
 			Name:        "greet",
 			Description: "says hello on connection",

@@ -10,9 +10,11 @@ import (
 
 // TestRulesetSecrets: every secret a ruleset holds is listed for
 // redaction: vars from outside the file, and auth.jwt's HMAC secret and
-// JWKS URL password, however they were given.
+// JWKS URL password, the Admin UI's password hash, however they were
+// given.
 func TestRulesetSecrets(t *testing.T) {
 	const jwtSecret = "0123456789abcdef0123456789abcdef-jwt"
+	const adminHash = "$2a$04$w7hziard9hKmZI1asLQoHeSMU6FNJJMsDISOKssQoQdxyopCxBNeO"
 	tests := []struct {
 		name, config string
 		environ      []string
@@ -34,6 +36,10 @@ rules: [{name: r, on: e, do: ['log("x")']}]
 		{"cluster redis url password, from the environment", `
 rules: [{name: r, on: e, do: ['log("x")']}]
 `, []string{"EVENTROUTER_CLUSTER_REDIS_URL=redis://app:redis-pw-77@10.0.0.5:6379/0"}, []string{"redis-pw-77"}},
+		{"admin_ui password hash, from the environment", `
+admin_ui: {enabled: true, auth: {username: admin}}
+rules: [{name: r, on: e, do: ['log("x")']}]
+`, []string{"EVENTROUTER_ADMIN_UI_AUTH_PASSWORD_HASH=" + adminHash}, []string{adminHash}},
 		{"none", `
 rules: [{name: r, on: e, do: ['log("x")']}]
 `, nil, nil},

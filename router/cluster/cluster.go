@@ -216,6 +216,35 @@ func (c *Cluster) SocketRooms(ctx context.Context, nsp socket.Namespace, id stri
 	return nil, nil
 }
 
+// RemoteSocket is a socket of another node, as that node describes it.
+type RemoteSocket struct {
+	// ID is the socket's id.
+	ID string
+	// Rooms are the socket's rooms, its own included.
+	Rooms []string
+	// Handshake is the socket's handshake as its node recorded it; nil if
+	// that node sent none.
+	Handshake *socket.Handshake
+	// Data is the socket's data (for eventrouter nodes, {"state": ...}),
+	// as msgpack decodes it.
+	Data any
+}
+
+// OtherSockets lists the sockets of nsp on the other nodes.
+func (c *Cluster) OtherSockets(ctx context.Context, nsp socket.Namespace) ([]RemoteSocket, error) {
+	sockets, err := c.fetch(ctx, nsp)
+	if err != nil {
+		return nil, err
+	}
+	var out []RemoteSocket
+	for _, s := range sockets {
+		if !s.local {
+			out = append(out, RemoteSocket{ID: s.id, Rooms: s.rooms, Handshake: s.handshake, Data: s.data})
+		}
+	}
+	return out, nil
+}
+
 // fetch asks every node for its sockets in rooms of nsp.
 func (c *Cluster) fetch(ctx context.Context, nsp socket.Namespace, rooms ...socket.Room) ([]remoteSocket, error) {
 	a, ok := nsp.Adapter().(*nodeAdapter)

@@ -35,8 +35,11 @@ import (
 
 // remoteSocket is what a node tells of one of its sockets.
 type remoteSocket struct {
-	id    string
-	rooms []string
+	id        string
+	rooms     []string
+	handshake *socket.Handshake // as the socket's node recorded it
+	data      any               // the socket's data, as msgpack decodes it
+	local     bool              // one of this node's
 }
 
 // wireMessage is a ClusterMessage whose data is decoded once its type is
@@ -179,7 +182,7 @@ func (c *Cluster) takeAnswer(resp *adapter.FetchSocketsResponse) {
 	req.mu.Lock()
 	defer req.mu.Unlock()
 	for _, s := range resp.Sockets {
-		rs := remoteSocket{id: string(s.Id)}
+		rs := remoteSocket{id: string(s.Id), handshake: s.Handshake, data: s.Data}
 		for _, room := range s.Rooms {
 			rs.rooms = append(rs.rooms, string(room))
 		}
@@ -197,7 +200,7 @@ func (c *Cluster) fetchAll(ctx context.Context, a *nodeAdapter, rooms ...socket.
 	opts := &socket.BroadcastOptions{Rooms: types.NewSet(rooms...), Except: types.NewSet[socket.Room]()}
 	var out []remoteSocket
 	for _, s := range localSockets(a, opts) {
-		rs := remoteSocket{id: string(s.Id())}
+		rs := remoteSocket{id: string(s.Id()), handshake: s.Handshake(), data: s.Data(), local: true}
 		for _, room := range s.Rooms().Keys() {
 			rs.rooms = append(rs.rooms, string(room))
 		}

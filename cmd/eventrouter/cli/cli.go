@@ -1,5 +1,5 @@
 // Package cli is the eventrouter command line: the run, check, test,
-// version and help subcommands. cmd/eventrouter is a thin main around it,
+// hash-password, version and help subcommands. cmd/eventrouter is a thin main around it,
 // and a custom build that adds action plugins is another:
 //
 //	package main
@@ -25,6 +25,7 @@
 //	eventrouter [run] [--config FILE] [--listen ADDR] [--admin-listen ADDR]
 //	eventrouter check [--config FILE] [--test]
 //	eventrouter test [PATH ...] [--run REGEX] [-v]
+//	eventrouter hash-password [--cost N] < PASSWORD_FILE
 //	eventrouter version
 //	eventrouter help [COMMAND]
 package cli
@@ -62,6 +63,12 @@ func WithVersion(version string) Option {
 	return func(a *app) { a.version = version }
 }
 
+// WithInput sets what commands that read stdin (hash-password) read; by
+// default os.Stdin.
+func WithInput(stdin io.Reader) Option {
+	return func(a *app) { a.stdin = stdin }
+}
+
 // WithOutput sets where the commands write their output and their errors
 // and logs; by default os.Stdout and os.Stderr.
 func WithOutput(stdout, stderr io.Writer) Option {
@@ -90,6 +97,7 @@ type app struct {
 	plugins        []rules.Plugin
 	version        string
 	stdout, stderr io.Writer
+	stdin          io.Reader // nil means os.Stdin
 }
 
 // newRegistry returns a fresh registry of the built-in plugins and the
@@ -130,6 +138,9 @@ func (a *app) commands() []command {
 		}},
 		{"test", "run rule tests (*_test.yaml)", func(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return a.runTest(args, stdout, stderr)
+		}},
+		{"hash-password", "print the bcrypt hash of a password from stdin, for admin_ui", func(_ context.Context, args []string, stdout, stderr io.Writer) int {
+			return a.runHashPassword(a.stdinOf(), args, stdout, stderr)
 		}},
 		{"version", "print the version", a.runVersion},
 		{"help", "list the commands, or show one's usage (help COMMAND)", a.runHelp},
@@ -228,7 +239,7 @@ Usage:
 Commands:
 `)
 	for _, c := range a.commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
 A bare "eventrouter [FLAGS]" means "eventrouter run [FLAGS]".

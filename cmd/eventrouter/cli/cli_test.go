@@ -96,11 +96,12 @@ func TestHelp(t *testing.T) {
 		})
 	}
 	usages := map[string]string{
-		"run":     "Usage: eventrouter [run]",
-		"check":   "Usage: eventrouter check",
-		"test":    "Usage: eventrouter test",
-		"version": "Usage: eventrouter version",
-		"help":    "Commands:",
+		"run":           "Usage: eventrouter [run]",
+		"check":         "Usage: eventrouter check",
+		"test":          "Usage: eventrouter test",
+		"version":       "Usage: eventrouter version",
+		"hash-password": "Usage: eventrouter hash-password",
+		"help":          "Commands:",
 	}
 	for _, c := range (&app{}).commands() {
 		t.Run(c.name+" -h", func(t *testing.T) {
