@@ -18,10 +18,11 @@ import (
 	"github.com/eventrouter/eventrouter/internal/backend"
 	"github.com/eventrouter/eventrouter/internal/wire"
 	"github.com/eventrouter/eventrouter/router/cluster"
+	"github.com/eventrouter/eventrouter/router/engine"
 	"github.com/eventrouter/eventrouter/router/fanout"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
-	engine "github.com/zishang520/socket.io/servers/engine/v3"
+	libengine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -168,11 +169,23 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	}
 	sopts.SetParser(wire.NewParser()) // keeps events' JSON text, so passed-along data stays as sent
 	r.io = socket.NewServer(nil, sopts)
-	r.engine = r.io.ServeHandler(nil)
+	if cfg.Engine == rules.EngineBuiltin {
+		// Our own Engine.IO server under the library's Socket.IO layer
+		// (router/engine); the config loader made sure no transport it
+		// lacks is configured.
+		eng := engine.New(engine.Options{
+			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: int64(cfg.MaxPayload),
+			WriteTimeout: cfg.WriteTimeout, Coalesce: cfg.WriteCoalesce, MaxQueue: cfg.MaxQueue,
+		})
+		r.io.Bind(eng)
+		r.engine = eng
+	} else {
+		r.engine = r.io.ServeHandler(nil)
+	}
 	// Watch every Engine.IO connection from its handshake: its write
 	// buffer is bounded by socketio.max_queue (see peerOf).
 	_ = r.io.Engine().On("connection", func(args ...any) {
-		if conn, ok := firstArg[engine.Socket](args); ok {
+		if conn, ok := firstArg[libengine.Socket](args); ok {
 			r.peerOf(conn)
 		}
 	})

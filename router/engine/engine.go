@@ -1,0 +1,443 @@
+// Package engine is eventrouter's own Engine.IO v4 server, bound under the
+// library's Socket.IO layer through its public socket.Server.Bind. It
+// exists for memory: with the library's engine an idle websocket client
+// costs about 30 KB (BENCHMARKS.md); most of it is the engine's
+// per-socket objects, the handshake it keeps, gorilla's connection and a
+// goroutine per socket for the heartbeat.
+//
+// What it serves (socketio.engine: builtin): the Engine.IO handshake over
+// websocket, message, binary, ping/pong heartbeat, close reasons and
+// max_payload. It does not serve HTTP long-polling yet, nor the upgrade
+// from it; the config loader refuses socketio.transports with polling for
+// this engine.
+//
+// What a connection keeps, and why:
+//
+//   - No goroutine while idle except its reader, and the reader holds no
+//     buffer then: it waits for one byte into the connection's own
+//     one-byte array, then takes a pooled buffer, reads whatever has
+//     arrived (two frames in one read are both kept), handles every
+//     complete frame and gives the buffer back when nothing is left over.
+//     A goroutine-per-connection blocking reader over the hijacked
+//     net.Conn was chosen over an event-driven one (lesismal/nbio) for
+//     this first step because it composes with net/http's hijack, the
+//     router's listener limits and its deadlines without a second network
+//     stack or a new dependency; its cost is one small stack (the
+//     messages are handled on a short-lived goroutine, as in
+//     router/wstransport, so that stack never grows). Moving the reader to
+//     an event loop is the next step if the measurements ask for it.
+//   - No goroutine or runtime timer for the heartbeat: one timing wheel per
+//     server (wheel.go) sends every connection's pings and closes those
+//     whose pong does not come within socketio.ping_timeout ("ping
+//     timeout"), from one goroutine.
+//   - Of the handshake request only the headers, URL, remote address and
+//     TLS state; Request rebuilds the library's HttpContext from them on
+//     demand, shared while a caller holds it (a weak pointer) and collected
+//     afterwards.
+//   - A writer goroutine only while frames wait (the write path of
+//     router/wstransport: frames queued, all that accumulated written in one
+//     writev under a write deadline, socketio.max_queue bounding the queue,
+//     socketio.write_coalesce spacing writes under load); a broadcast's frame
+//     is framed once and queued on every connection through DeliverFrame.
+//   - Events in one slice per connection instead of the library's
+//     concurrent map of slices.
+package engine
+
+import (
+	"crypto/rand"
+	"crypto/sha1" //nolint:gosec // RFC 6455 mandates SHA-1 for the accept key
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router/wstransport"
+	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/config"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Options configure a Server.
+type Options struct {
+	// PingInterval is how often a connection is pinged; PingTimeout how
+	// long its pong may take before it is closed with "ping timeout".
+	PingInterval, PingTimeout time.Duration
+	// MaxPayload is the largest message a client may send, in bytes; a
+	// larger one closes its connection (websocket close code 1009).
+	MaxPayload int64
+	// WriteTimeout bounds one write; a client that cannot take its data in
+	// that time is closed. Zero means 10s.
+	WriteTimeout time.Duration
+	// Coalesce is the shortest time between two writes to one connection
+	// (socketio.write_coalesce); zero writes every packet when it comes.
+	Coalesce time.Duration
+	// MaxQueue is how many frames may wait for one connection; a client
+	// further behind is closed as too slow. Zero means 4096.
+	MaxQueue int
+}
+
+// bufSize is the size of the pooled read buffers.
+const bufSize = 4096
+
+// Server is an Engine.IO server: an http.Handler for the Engine.IO path,
+// and the library's engine.BaseServer for socket.Server.Bind.
+type Server struct {
+	emitter
+	opts  Options
+	cfg   *config.ServerOptions
+	wheel *wheel
+	bufs  sync.Pool
+
+	mu          sync.Mutex
+	conns       map[string]*Conn
+	closed      bool
+	middlewares []engine.Middleware
+}
+
+var (
+	_ engine.BaseServer = (*Server)(nil)
+	_ http.Handler      = (*Server)(nil)
+)
+
+// New starts a server; Close stops it.
+func New(opts Options) *Server {
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.MaxQueue <= 0 {
+		opts.MaxQueue = 4096
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 25 * time.Second
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = 20 * time.Second
+	}
+	if opts.MaxPayload <= 0 {
+		opts.MaxPayload = 1_000_000
+	}
+	cfg := config.DefaultServerOptions()
+	cfg.SetPingInterval(opts.PingInterval)
+	cfg.SetPingTimeout(opts.PingTimeout)
+	cfg.SetMaxHttpBufferSize(opts.MaxPayload)
+	s := &Server{opts: opts, cfg: cfg, conns: map[string]*Conn{}}
+	s.bufs.New = func() any { b := make([]byte, 0, bufSize); return &b }
+	s.wheel = newWheel(opts.PingInterval, opts.PingTimeout, s.heartbeat)
+	return s
+}
+
+func (s *Server) getBuf() []byte { return (*s.bufs.Get().(*[]byte))[:0] }
+
+func (s *Server) putBuf(b []byte) {
+	if cap(b) == bufSize {
+		b = b[:0]
+		s.bufs.Put(&b)
+	}
+}
+
+// heartbeat is the wheel's callback: ping the connections due, close
+// those whose pong did not come.
+func (s *Server) heartbeat(ping, timedOut []*Conn) {
+	for _, c := range ping {
+		c.enqueue(pingFrame())
+	}
+	for _, c := range timedOut {
+		go c.end(reasonPingTimeout, nil, 0)
+	}
+}
+
+// pingFrame is a text frame holding the Engine.IO ping "2".
+func pingFrame() []byte { return wstransport.Frame(opText, []byte{'2'}) }
+
+// codes of the Engine.IO handshake errors, as every Engine.IO server
+// answers them: HTTP 400 (403 for code 4) with {"code":…,"message":…}.
+const (
+	errTransportUnknown   = 0
+	errUnknownSid         = 1
+	errBadHandshake       = 2
+	errBadRequest         = 3
+	errForbidden          = 4
+	errUnsupportedVersion = 5
+)
+
+var errMessages = [...]string{"Transport unknown", "Session ID unknown", "Bad handshake method", "Bad request", "Forbidden", "Unsupported protocol version"}
+
+func refuse(w http.ResponseWriter, code int) {
+	status := http.StatusBadRequest
+	if code == errForbidden {
+		status = http.StatusForbidden
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"code":%d,"message":%q}`, code, errMessages[code])
+}
+
+// ServeHTTP serves an Engine.IO request: a websocket handshake opens a
+// connection; anything else is refused as the Engine.IO protocol says.
+// Origins are checked before, by the router.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("transport") != transports.WEBSOCKET {
+		refuse(w, errTransportUnknown)
+		return
+	}
+	upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	if sid := q.Get("sid"); sid != "" {
+		s.mu.Lock()
+		_, known := s.conns[sid]
+		s.mu.Unlock()
+		if !known {
+			refuse(w, errUnknownSid)
+		} else {
+			refuse(w, errBadRequest) // already on websocket: nothing to upgrade
+		}
+		return
+	}
+	if r.Method != http.MethodGet {
+		refuse(w, errBadHandshake)
+		return
+	}
+	if !upgrade {
+		refuse(w, errBadRequest)
+		return
+	}
+	if q.Get("EIO") != "4" {
+		refuse(w, errUnsupportedVersion)
+		return
+	}
+	if err := s.runMiddlewares(w, r); err != nil {
+		refuse(w, errForbidden)
+		return
+	}
+	s.accept(w, r)
+}
+
+// runMiddlewares applies what Use registered, in order.
+func (s *Server) runMiddlewares(w http.ResponseWriter, r *http.Request) error {
+	s.mu.Lock()
+	mws := s.middlewares
+	s.mu.Unlock()
+	if len(mws) == 0 {
+		return nil
+	}
+	ctx := types.NewHttpContext(w, r)
+	var failed error
+	s.ApplyMiddlewares(ctx, func(err error) { failed = err })
+	return failed
+}
+
+// accept completes the websocket handshake (RFC 6455 §4.2), sends the
+// Engine.IO open packet, announces the connection and starts its reader.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if r.Header.Get("Sec-WebSocket-Version") != "13" || !headerHasToken(r.Header, "Connection", "upgrade") || !validKey(key) {
+		refuse(w, errBadRequest)
+		return
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "websocket upgrade not supported", http.StatusInternalServerError)
+		return
+	}
+	_ = nc.SetDeadline(time.Time{}) // the server's read and write deadlines are the request's
+	c := &Conn{srv: s, id: newID(), nc: nc, hs: handshake{
+		header: r.Header.Clone(), host: r.Host, path: r.URL.Path, rawQuery: r.URL.RawQuery,
+		uri: r.RequestURI, remote: r.RemoteAddr, tls: r.TLS,
+	}}
+	var initial []byte
+	if n := brw.Reader.Buffered(); n > 0 { // frames sent right behind the handshake
+		initial, _ = brw.Reader.Peek(n)
+		initial = append([]byte(nil), initial...)
+	}
+	open := fmt.Sprintf(`0{"sid":%q,"upgrades":[],"pingInterval":%d,"pingTimeout":%d,"maxPayload":%d}`,
+		c.id, s.opts.PingInterval.Milliseconds(), s.opts.PingTimeout.Milliseconds(), s.opts.MaxPayload)
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n\r\n"
+	out := append([]byte(resp), wstransport.Frame(opText, []byte(open))...)
+	_ = nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	if _, err := nc.Write(out); err != nil {
+		_ = nc.Close()
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return
+	}
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	s.wheel.open(c)
+	s.Emit("connection", c)
+	go c.readLoop(initial)
+}
+
+// headerHasToken reports whether a comma-separated header holds token.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// validKey reports whether key is a base64 nonce of 16 bytes.
+func validKey(key string) bool {
+	b, err := base64.StdEncoding.DecodeString(key)
+	return err == nil && len(b) == 16
+}
+
+// acceptKey is the Sec-WebSocket-Accept for key.
+func acceptKey(key string) string {
+	h := sha1.New() //nolint:gosec // RFC 6455
+	h.Write([]byte(key))
+	h.Write([]byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// newID is a session id: 15 random bytes, 20 URL-safe base64 characters,
+// the shape of Node's ids.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// forget drops a closed connection.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	if s.conns[c.id] == c {
+		delete(s.conns, c.id)
+	}
+	s.mu.Unlock()
+}
+
+// Close closes every connection ("forced close") and stops the heartbeat;
+// handshakes after it are refused with 503.
+func (s *Server) Close() engine.BaseServer {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return s
+	}
+	s.closed = true
+	conns := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close(true)
+	}
+	s.wheel.close()
+	return s
+}
+
+// Prototype does nothing.
+func (s *Server) Prototype(engine.BaseServer) {}
+
+// Proto is the server itself.
+func (s *Server) Proto() engine.BaseServer { return s }
+
+// Opts are the library's engine options with this server's heartbeat and
+// payload settings.
+func (s *Server) Opts() config.ServerOptionsInterface { return s.cfg }
+
+// Clients is a snapshot of the open connections.
+func (s *Server) Clients() *types.Map[string, engine.Socket] {
+	m := &types.Map[string, engine.Socket]{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, c := range s.conns {
+		m.Store(id, c)
+	}
+	return m
+}
+
+// ClientsCount counts the open connections.
+func (s *Server) ClientsCount() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return uint64(len(s.conns))
+}
+
+// Middlewares are what Use registered.
+func (s *Server) Middlewares() []engine.Middleware {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.middlewares
+}
+
+// Transports is {"websocket"}.
+func (s *Server) Transports() *types.Set[string] { return types.NewSet(transports.WEBSOCKET) }
+
+// TransportsByName is empty: the websocket transport is built in.
+func (s *Server) TransportsByName() map[string]transports.TransportCtor { return nil }
+
+// Construct does nothing: New builds the server.
+func (s *Server) Construct(any) {}
+
+// Init does nothing.
+func (s *Server) Init() {}
+
+// ComputePath is empty: the router mounts the server on socketio.path.
+func (s *Server) ComputePath(config.AttachOptionsInterface) string { return "" }
+
+// Upgrades is empty: websocket is the only transport.
+func (s *Server) Upgrades(string) []string { return nil }
+
+// Verify accepts every request: ServeHTTP checks what it needs.
+func (s *Server) Verify(*types.HttpContext, bool) (*types.CodeMessage, map[string]any) {
+	return nil, nil
+}
+
+// Use adds a middleware, run on every handshake before it is accepted; an
+// error refuses the handshake with 403.
+func (s *Server) Use(m engine.Middleware) {
+	s.mu.Lock()
+	s.middlewares = append(s.middlewares, m)
+	s.mu.Unlock()
+}
+
+// ApplyMiddlewares runs the middlewares in order and calls fn with the
+// first error, or nil.
+func (s *Server) ApplyMiddlewares(ctx *types.HttpContext, fn func(error)) {
+	for _, m := range s.Middlewares() {
+		var failed error
+		m(ctx, func(err error) { failed = err })
+		if failed != nil {
+			fn(failed)
+			return
+		}
+	}
+	fn(nil)
+}
+
+// Cleanup does nothing.
+func (s *Server) Cleanup() {}
+
+// GenerateId is a new session id.
+func (s *Server) GenerateId(*types.HttpContext) string { return newID() } //nolint:revive // the library's name
+
+// Handshake refuses: connections are opened by ServeHTTP only.
+func (s *Server) Handshake(string, *types.HttpContext) (*types.CodeMessage, transports.Transport) {
+	return &types.CodeMessage{Code: errBadRequest, Message: errMessages[errBadRequest]}, nil
+}
+
+// CreateTransport refuses: the websocket transport is built in.
+func (s *Server) CreateTransport(string, *types.HttpContext) (transports.Transport, error) {
+	return nil, fmt.Errorf("engine: transports are built in")
+}
