@@ -257,9 +257,10 @@ func (c *Conn) enqueue(frame []byte) bool {
 	if len(c.pending) >= c.srv.opts.MaxQueue {
 		c.closing, c.pending = true, nil
 		c.wmu.Unlock()
-		_ = c.nc.Close()
 		// Not on the caller's goroutine: a broadcaster may be iterating
-		// sockets, and the close runs the disconnect rules.
+		// sockets, and the close runs the disconnect rules. The connection
+		// closes inside end, so that the writer and the reader, which
+		// fail only then, cannot end it first with a lesser reason.
 		go c.end(reasonTransportError, wstransport.ErrSlowClient, 0)
 		return false
 	}
