@@ -356,42 +356,53 @@ func (c *Conn) writeBatch(batch net.Buffers) error {
 }
 
 // readLoop reads frames until the connection ends. While idle it waits
-// for one byte into the connection's own one-byte array and holds no
-// buffer; once data comes it takes a pooled buffer, reads what is there
-// (several frames at once are all kept), handles every complete frame, and
-// gives the buffer back when nothing is left over.
+// for one byte into the connection's own one-byte array, holding no
+// buffer, in a frame small enough that the goroutine's stack stays at
+// its 2 KB minimum (or shrinks back to it at the next collection): the
+// work happens in drain, whose frames are gone by the next wait.
 func (c *Conn) readLoop(initial []byte) {
-	var (
-		buf []byte // pooled while data flows; nil while idle
-		off int    // start of the unparsed bytes
-		msg []byte // a fragmented message being assembled
-		op  byte   // its opcode
-	)
-	end := func(reason string, err error, code int) {
-		if buf != nil {
-			c.srv.putBuf(buf)
-		}
-		c.readerEnded(reason, err, code)
-	}
-	if len(initial) > 0 {
-		buf = append(c.srv.getBuf(), initial...)
+	var p partial
+	if len(initial) > 0 && c.drain(append(c.srv.getBuf(), initial...), &p) {
+		return
 	}
 	for {
-		if buf == nil || off == len(buf) {
-			if buf != nil {
-				c.srv.putBuf(buf)
-				buf, off = nil, 0
-			}
-			if _, err := io.ReadFull(c.nc, c.one[:]); err != nil {
-				end(reasonTransportClose, nil, 0)
+		n, err := c.nc.Read(c.one[:])
+		if n == 0 {
+			if err != nil {
+				c.readerEnded(reasonTransportClose, nil, 0)
 				return
 			}
-			buf = append(c.srv.getBuf(), c.one[0])
+			continue
 		}
-		f, need, perr := parseFrame(buf[off:], c.srv.opts.MaxPayload)
-		if perr != nil {
-			end(reasonTransportError, perr.err, perr.code)
+		if c.drain(append(c.srv.getBuf(), c.one[0]), &p) {
 			return
+		}
+	}
+}
+
+// partial is a fragmented message being assembled across reads.
+type partial struct {
+	msg []byte
+	op  byte
+}
+
+// drain handles the frames in buf, a pooled buffer, reading more while a
+// frame is incomplete (several frames in one read are all kept), and
+// gives buf back once every byte is handled. It reports whether the
+// connection ended.
+//
+//go:noinline
+func (c *Conn) drain(buf []byte, p *partial) (ended bool) {
+	off := 0 // start of the unparsed bytes
+	end := func(reason string, err error, code int) bool {
+		c.srv.putBuf(buf)
+		c.readerEnded(reason, err, code)
+		return true
+	}
+	for off < len(buf) {
+		f, need, ferr := parseFrame(buf[off:], c.srv.opts.MaxPayload)
+		if ferr != nil {
+			return end(reasonTransportError, ferr.err, ferr.code)
 		}
 		if need > 0 {
 			if off > 0 { // move the partial frame to the front
@@ -407,52 +418,62 @@ func (c *Conn) readLoop(initial []byte) {
 			n, err := c.nc.Read(buf[len(buf):cap(buf)])
 			buf = buf[:len(buf)+n]
 			if err != nil && n == 0 {
-				end(reasonTransportClose, nil, 0)
-				return
+				return end(reasonTransportClose, nil, 0)
 			}
 			continue
 		}
 		off += f.size
-		switch {
-		case f.op >= opClose:
-			if code, done := c.control(f); done {
-				end(reasonTransportClose, nil, code)
-				return
-			}
-			continue
-		case f.op == opContinuation:
-			if msg == nil && op == 0 {
-				end(reasonTransportError, errors.Join(errProtocol, errors.New("continuation without a message")), closeProtocolError)
-				return
-			}
-			msg = append(msg, f.payload...)
-		default:
-			if op != 0 {
-				end(reasonTransportError, errors.Join(errProtocol, errors.New("new message inside a fragmented one")), closeProtocolError)
-				return
-			}
-			op = f.op
-			if !f.fin {
-				msg = append([]byte(nil), f.payload...)
-			}
+		if r := c.frame(f, p); r != nil {
+			return end(r.reason, r.err, r.code)
 		}
-		if int64(len(msg)) > c.srv.opts.MaxPayload {
-			end(reasonTransportError, errTooBig, closeTooBig)
-			return
-		}
-		if !f.fin {
-			continue
-		}
-		data := f.payload
-		if msg != nil {
-			data = msg
-		}
-		if r := c.message(op, data); r != nil {
-			end(r.reason, r.err, r.code)
-			return
-		}
-		msg, op = nil, 0
 	}
+	c.srv.putBuf(buf)
+	return false
+}
+
+// frame handles one frame: a control frame at once, a data frame as (part
+// of) a message. It returns why the connection must end, if it must.
+func (c *Conn) frame(f frame, p *partial) *endRequest {
+	switch {
+	case f.op >= opClose:
+		if code, done := c.control(f); done {
+			return &endRequest{reasonTransportClose, nil, code}
+		}
+		return nil
+	case f.op == opContinuation:
+		if p.op == 0 {
+			return protocolEnd("continuation without a message")
+		}
+		p.msg = append(p.msg, f.payload...)
+	default:
+		if p.op != 0 {
+			return protocolEnd("new message inside a fragmented one")
+		}
+		p.op = f.op
+		if !f.fin {
+			p.msg = append([]byte(nil), f.payload...)
+		}
+	}
+	if int64(len(p.msg)) > c.srv.opts.MaxPayload {
+		return &endRequest{reasonTransportError, errTooBig, closeTooBig}
+	}
+	if !f.fin {
+		return nil
+	}
+	data := f.payload
+	if p.msg != nil {
+		data = p.msg
+	}
+	op := p.op
+	p.msg, p.op = nil, 0
+	return c.message(op, data)
+}
+
+// protocolEnd ends a connection whose client broke the websocket protocol.
+//
+//go:noinline
+func protocolEnd(what string) *endRequest {
+	return &endRequest{reasonTransportError, errors.Join(errProtocol, errors.New(what)), closeProtocolError}
 }
 
 var errTooBig = errors.New("message larger than socketio.max_payload")
@@ -495,7 +516,9 @@ func (c *Conn) message(op byte, data []byte) *endRequest {
 		return nil
 	}
 	if !utf8.Valid(data) {
-		return &endRequest{reasonTransportError, errors.Join(errProtocol, errors.New("text message is not UTF-8")), closeInvalidData}
+		e := protocolEnd("text message is not UTF-8")
+		e.code = closeInvalidData
+		return e
 	}
 	if len(data) == 0 {
 		return &endRequest{reasonParseError, nil, closeNormal}
@@ -509,7 +532,9 @@ func (c *Conn) message(op byte, data []byte) *endRequest {
 		return &endRequest{reasonTransportClose, nil, closeNormal}
 	case '6', '5': // noop; upgrade, meaningless on a websocket session
 	case '2': // ping: in Engine.IO v4 the server pings, never the client
-		return &endRequest{reasonTransportError, errors.Join(errProtocol, errors.New("invalid heartbeat direction")), closeNormal}
+		e := protocolEnd("invalid heartbeat direction")
+		e.code = closeNormal
+		return e
 	default:
 		return &endRequest{reasonParseError, nil, closeNormal}
 	}

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 )
 
 // frame is one websocket frame from a client, its payload unmasked in
@@ -46,7 +45,7 @@ func parseFrame(b []byte, maxPayload int64) (frame, int, *frameError) {
 			return frame{}, 0, protocolError("fragmented or long control frame")
 		}
 	default:
-		return frame{}, 0, protocolError(fmt.Sprintf("unknown opcode %d", f.op))
+		return frame{}, 0, protocolError("unknown opcode")
 	}
 	hdr := 2
 	var n uint64
@@ -83,6 +82,9 @@ func parseFrame(b []byte, maxPayload int64) (frame, int, *frameError) {
 	return f, 0, nil
 }
 
+// protocolError is a frame that breaks the protocol.
+//
+//go:noinline
 func protocolError(what string) *frameError {
 	return &frameError{closeProtocolError, errors.Join(errProtocol, errors.New(what))}
 }

@@ -92,9 +92,15 @@ func startEIO(t *testing.T, name string) *target {
 // arguments.
 func startSIO(t *testing.T, name string) *target {
 	t.Helper()
+	return startSIOPing(t, name, pingInterval, pingTimeout)
+}
+
+// startSIOPing is startSIO with another heartbeat.
+func startSIOPing(t *testing.T, name string, interval, timeout time.Duration) *target {
+	t.Helper()
 	opts := socket.DefaultServerOptions()
-	opts.SetPingInterval(pingInterval)
-	opts.SetPingTimeout(pingTimeout)
+	opts.SetPingInterval(interval)
+	opts.SetPingTimeout(timeout)
 	opts.SetMaxHttpBufferSize(maxPayload)
 	opts.SetServeClient(false)
 	io := socket.NewServer(nil, opts)
@@ -104,7 +110,7 @@ func startSIO(t *testing.T, name string) *target {
 		h = io.ServeHandler(nil)
 		eng = io.Engine()
 	} else {
-		e := engine.New(engine.Options{PingInterval: pingInterval, PingTimeout: pingTimeout, MaxPayload: maxPayload})
+		e := engine.New(engine.Options{PingInterval: interval, PingTimeout: timeout, MaxPayload: maxPayload})
 		io.Bind(e)
 		h, eng = e, e
 	}

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // TestRoundTrips sends messages one at a time and waits for each echo:
@@ -10,7 +11,7 @@ import (
 func TestRoundTrips(t *testing.T) {
 	for _, name := range engines {
 		t.Run(name, func(t *testing.T) {
-			tg := startSIO(t, name)
+			tg := startSIOPing(t, name, 25*time.Second, 20*time.Second) // no pings to answer
 			c := connectSIO(t, tg)
 			for i := range 3000 {
 				c.send(fmt.Sprintf(`42["message",%d]`, i))
