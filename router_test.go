@@ -90,9 +90,8 @@ func bootLoaded(t *testing.T, path string, lopts rules.LoadOptions, opts router.
 }
 
 // withTestEngine adds to environ, when ERTEST_SOCKETIO_ENGINE names an
-// engine, the overrides that run every booted daemon on it; with builtin,
-// on websocket only, the one transport it serves so far. It lets the whole
-// suite run on the builtin engine during the transition:
+// engine, the override that runs every booted daemon on it, so that the
+// whole suite runs on either engine during the transition:
 // ERTEST_SOCKETIO_ENGINE=builtin go test .
 func withTestEngine(environ func() []string) func() []string {
 	name := os.Getenv("ERTEST_SOCKETIO_ENGINE")
@@ -104,11 +103,7 @@ func withTestEngine(environ func() []string) func() []string {
 		if environ != nil {
 			env = environ()
 		}
-		env = append(env, rules.EnvPrefix+"SOCKETIO_ENGINE="+name)
-		if name == rules.EngineBuiltin {
-			env = append(env, rules.EnvPrefix+"SOCKETIO_TRANSPORTS=websocket")
-		}
-		return env
+		return append(env, rules.EnvPrefix+"SOCKETIO_ENGINE="+name)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/eventrouter/eventrouter/router/fanout"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
+	"github.com/rs/cors"
 	libengine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -176,9 +177,19 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 		eng := engine.New(engine.Options{
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: int64(cfg.MaxPayload),
 			WriteTimeout: cfg.WriteTimeout, Coalesce: cfg.WriteCoalesce, MaxQueue: cfg.MaxQueue,
+			Polling: slices.Contains(cfg.Transports, "polling"), NoWebsocket: !slices.Contains(cfg.Transports, "websocket"),
 		})
 		r.io.Bind(eng)
-		r.engine = eng
+		// The library's engine applies the Socket.IO path's CORS itself;
+		// here the same policy wraps ours, the origins read from the
+		// current runtime so that reloads apply.
+		c := rs.Config.Server.CORS
+		r.engine = cors.New(cors.Options{
+			AllowOriginFunc:  func(origin string) bool { return r.rt.Load().originAllowed(origin) },
+			AllowedMethods:   c.Methods,
+			AllowedHeaders:   corsHeaders(c.Headers),
+			AllowCredentials: c.Credentials,
+		}).Handler(eng)
 	} else {
 		r.engine = r.io.ServeHandler(nil)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"reflect"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -592,16 +591,9 @@ func rawHas(raw map[string]any, key string) bool {
 	return true
 }
 
-// validateEngine checks socketio.engine, and that the builtin engine
-// serves every transport the config allows.
+// validateEngine checks socketio.engine.
 func validateEngine(ps skipFailed, sc *SocketIOConfig) {
-	switch sc.Engine {
-	case EngineLibrary:
-	case EngineBuiltin:
-		if slices.Contains(sc.Transports, "polling") {
-			ps.add("socketio.engine", "", "socketio.engine: the builtin engine serves websocket only so far; set socketio.transports: [websocket], or use socketio.engine: library for polling")
-		}
-	default:
+	if sc.Engine != EngineLibrary && sc.Engine != EngineBuiltin {
 		ps.add("socketio.engine", "", "socketio.engine: want library or builtin, got %q%s", sc.Engine, DidYouMean(sc.Engine, []string{EngineLibrary, EngineBuiltin}))
 	}
 }

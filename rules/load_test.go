@@ -120,9 +120,6 @@ var badConfigs = []struct {
 	{"engine.bad.yaml", []string{
 		`:2:3: socketio.engine: want library or builtin, got "buitlin", did you mean builtin?`,
 	}},
-	{"engine-polling.bad.yaml", []string{
-		":2:3: socketio.engine: the builtin engine serves websocket only so far; set socketio.transports: [websocket], or use socketio.engine: library for polling",
-	}},
 	{"namespace.bad.yaml", []string{
 		":4:5: rule \"chat\": namespace: \"/chat\" is not declared in namespaces [/]",
 	}},

@@ -67,6 +67,10 @@ type Conn struct {
 	hs    handshake
 	state atomic.Int32
 	hb    heartbeat // guarded by srv.wheel.mu
+	// onWS is set once the connection is on websocket: from the start, or
+	// once a polling session completed its upgrade. It never goes back.
+	onWS atomic.Bool
+	poll *polling // the polling side of a session opened over polling; guarded by wmu
 
 	reqMu sync.Mutex
 	req   weak.Pointer[types.HttpContext] // the last Request(), while someone holds it
@@ -103,10 +107,7 @@ type endRequest struct {
 	code   int
 }
 
-var (
-	_ eio.Socket                 = (*Conn)(nil)
-	_ wstransport.FrameDeliverer = (*wsTransport)(nil)
-)
+var _ eio.Socket = (*Conn)(nil)
 
 // Id is the Engine.IO session id.
 func (c *Conn) Id() string { return c.id } //nolint:revive // the library's name
@@ -181,42 +182,65 @@ func (c *Conn) Send(data io.Reader, opts *packet.Options, fn eio.SendCallback) e
 	return c.Write(data, opts, fn)
 }
 
-// Write queues a message packet: text data as a text frame "4…", binary
-// data as a binary frame. It never blocks; fn, when set, is called once
-// the packet is queued.
+// Write queues a message packet: text data as "4…", binary data as a
+// binary message. It never blocks; fn, when set, is called once the
+// packet is queued.
 func (c *Conn) Write(data io.Reader, opts *packet.Options, fn eio.SendCallback) eio.Socket {
-	var frame []byte
+	var p outPacket
 	switch {
 	case opts != nil && opts.WsPreEncodedFrame != nil:
-		frame = wstransport.Frame(opText, opts.WsPreEncodedFrame.Bytes())
+		p = outPacket{data: opts.WsPreEncodedFrame.Bytes()} // "4…" already
 	default:
-		frame = messageFrame(data)
+		var ok bool
+		if p, ok = messagePacket(data); !ok {
+			return c
+		}
 	}
-	if frame != nil && c.enqueue(frame) && fn != nil {
+	if c.push(p) && fn != nil {
 		fn(c.Transport())
 	}
 	return c
 }
 
-// messageFrame frames an Engine.IO message packet holding data.
-func messageFrame(data io.Reader) []byte {
+// outPacket is an Engine.IO packet for the client: a text packet ("4…",
+// "2", "6"…) or the raw bytes of a binary message.
+type outPacket struct {
+	binary bool
+	data   []byte
+}
+
+// frame is the packet as a websocket frame.
+func (p outPacket) frame() []byte {
+	if p.binary {
+		return wstransport.Frame(opBinary, p.data)
+	}
+	return wstransport.Frame(opText, p.data)
+}
+
+// messagePacket is the message packet holding data.
+func messagePacket(data io.Reader) (outPacket, bool) {
 	switch d := data.(type) {
 	case *types.StringBuffer:
-		return textMessageFrame(d.Bytes())
+		return outPacket{data: append([]byte{'4'}, d.Bytes()...)}, true
 	case types.BufferInterface:
-		return wstransport.Frame(opBinary, d.Bytes())
+		return outPacket{binary: true, data: d.Bytes()}, true
 	case nil:
-		return textMessageFrame(nil)
+		return outPacket{data: []byte{'4'}}, true
 	}
 	b, err := io.ReadAll(data)
 	if err != nil {
-		return nil
+		return outPacket{}, false
 	}
-	return wstransport.Frame(opBinary, b)
+	return outPacket{binary: true, data: b}, true
 }
 
-// textMessageFrame frames "4" + payload as a text frame.
-func textMessageFrame(payload []byte) []byte { return wstransport.TextFrame(payload) }
+// push queues p on the connection's current transport.
+func (c *Conn) push(p outPacket) bool {
+	if !c.onWS.Load() && c.pollPush(p) {
+		return true
+	}
+	return c.enqueue(p.frame())
+}
 
 // Close closes the connection after the packets already queued: a close
 // frame follows them, then the TCP connection closes. The close event
@@ -224,9 +248,10 @@ func textMessageFrame(payload []byte) []byte { return wstransport.TextFrame(payl
 func (c *Conn) Close(bool) { c.end(reasonForcedClose, nil, closeNormal) }
 
 // DeliverFrame queues one complete websocket frame (broadcasts frame
-// once for every socket; see router/fanout).
+// once for every socket; see router/fanout). A connection still on
+// polling refuses it; the broadcast then takes the engine's path (Write).
 func (c *Conn) DeliverFrame(frame []byte) bool {
-	return c.state.Load() == stateOpen && c.enqueue(frame)
+	return c.state.Load() == stateOpen && c.onWS.Load() && c.enqueue(frame)
 }
 
 // end closes the connection once, with reason: with a close frame of code
@@ -236,9 +261,12 @@ func (c *Conn) end(reason string, err error, code int) {
 	if !c.state.CompareAndSwap(stateOpen, stateClosed) {
 		return
 	}
-	if code > 0 {
+	switch {
+	case !c.onWS.Load():
+		c.pollClose(reason)
+	case code > 0:
 		c.flushAndClose(code)
-	} else {
+	default:
 		c.abort()
 	}
 	c.srv.wheel.remove(c)
@@ -298,8 +326,11 @@ func (c *Conn) flushAndClose(code int) {
 func (c *Conn) abort() {
 	c.wmu.Lock()
 	c.closing, c.pending = true, nil
+	nc := c.nc
 	c.wmu.Unlock()
-	_ = c.nc.Close()
+	if nc != nil {
+		_ = nc.Close()
+	}
 }
 
 // writeLoop writes queued frames, all that have accumulated in one
@@ -511,6 +542,15 @@ func sendableCloseCode(code int) bool {
 // message handles one complete websocket message: an Engine.IO packet.
 // It returns why the connection must close, if it must.
 func (c *Conn) message(op byte, data []byte) *endRequest {
+	if !c.onWS.Load() {
+		return c.upgradeMessage(op, data)
+	}
+	return c.packet(op, data)
+}
+
+// packet handles one Engine.IO packet from the client, over either
+// transport. It returns why the connection must close, if it must.
+func (c *Conn) packet(op byte, data []byte) *endRequest {
 	if op == opBinary {
 		c.deliver(types.NewBytesBuffer(bytes.Clone(data)))
 		return nil
@@ -559,6 +599,9 @@ func (c *Conn) deliver(buf types.BufferInterface) {
 // readerEnded closes the connection once the messages read before the end
 // have been handled, so that the disconnect comes after them.
 func (c *Conn) readerEnded(reason string, err error, code int) {
+	if !c.onWS.Load() && c.dropUpgrade() {
+		return // the websocket of an upgrade that did not complete
+	}
 	c.inMu.Lock()
 	if c.handling {
 		c.ended = &endRequest{reason, err, code}

@@ -5,11 +5,20 @@
 // per-socket objects, the handshake it keeps, gorilla's connection and a
 // goroutine per socket for the heartbeat.
 //
-// What it serves (socketio.engine: builtin): the Engine.IO handshake over
-// websocket, message, binary, ping/pong heartbeat, close reasons and
-// max_payload. It does not serve HTTP long-polling yet, nor the upgrade
-// from it; the config loader refuses socketio.transports with polling for
-// this engine.
+// What it serves (socketio.engine: builtin): the Engine.IO v4 handshake,
+// websocket, HTTP long-polling (polling.go) and the upgrade from polling
+// to websocket, message and binary packets, the ping/pong heartbeat, the
+// close reasons of Node's engine.io, max_payload, and the router's CORS
+// policy (applied around it by the router). Engine.IO v3 clients and JSONP
+// are refused, as with the library.
+//
+// Where it differs from the library's engine, on purpose (the conformance
+// tests name each case): a request that arrives once pingInterval +
+// pingTimeout have passed without a pong finds the session closed, however
+// late the timer runs; a poll after the upgrade completed gets 400; a POST
+// with a malformed packet or over max_payload closes the session; a close
+// packet over websocket closes it at once; frames sent right behind the
+// websocket handshake are read.
 //
 // What a connection keeps, and why (BenchmarkIdleConnection measures it:
 // about 6.6 KB of live heap with the Socket.IO layer, most of it the
@@ -58,6 +67,7 @@ import (
 	"crypto/sha1" //nolint:gosec // RFC 6455 mandates SHA-1 for the accept key
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -87,6 +97,12 @@ type Options struct {
 	// MaxQueue is how many frames may wait for one connection; a client
 	// further behind is closed as too slow. Zero means 4096.
 	MaxQueue int
+	// Polling serves HTTP long-polling, and the upgrade from it to
+	// websocket; NoWebsocket turns websocket off.
+	Polling, NoWebsocket bool
+	// UpgradeTimeout is how long an upgrade from polling may take. Zero
+	// means 10s.
+	UpgradeTimeout time.Duration
 }
 
 // bufSize is the size of the pooled read buffers.
@@ -129,6 +145,9 @@ func New(opts Options) *Server {
 	if opts.MaxPayload <= 0 {
 		opts.MaxPayload = 1_000_000
 	}
+	if opts.UpgradeTimeout <= 0 {
+		opts.UpgradeTimeout = 10 * time.Second
+	}
 	cfg := config.DefaultServerOptions()
 	cfg.SetPingInterval(opts.PingInterval)
 	cfg.SetPingTimeout(opts.PingTimeout)
@@ -152,15 +171,12 @@ func (s *Server) putBuf(b []byte) {
 // those whose pong did not come.
 func (s *Server) heartbeat(ping, timedOut []*Conn) {
 	for _, c := range ping {
-		c.enqueue(pingFrame())
+		c.push(outPacket{data: []byte{'2'}})
 	}
 	for _, c := range timedOut {
 		go c.end(reasonPingTimeout, nil, 0)
 	}
 }
-
-// pingFrame is a text frame holding the Engine.IO ping "2".
-func pingFrame() []byte { return wstransport.Frame(opText, []byte{'2'}) }
 
 // codes of the Engine.IO handshake errors, as every Engine.IO server
 // answers them: HTTP 400 (403 for code 4) with {"code":…,"message":…}.
@@ -186,32 +202,28 @@ func refuse(w http.ResponseWriter, code int) {
 	_, _ = fmt.Fprintf(w, `{"code":%d,"message":%q}`, code, errMessages[code])
 }
 
-// ServeHTTP serves an Engine.IO request: a websocket handshake opens a
-// connection; anything else is refused as the Engine.IO protocol says.
-// Origins are checked before, by the router.
+// ServeHTTP serves an Engine.IO request (Engine.IO v4): a handshake opens
+// a session over polling or websocket, a polling session's GET and POST
+// carry its packets, and a websocket with a polling session's id takes
+// it over. Anything else is refused as the protocol says. Origins are
+// checked before, by the router.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if q.Get("transport") != transports.WEBSOCKET {
+	transport := q.Get("transport")
+	if !s.serves(transport) {
 		refuse(w, errTransportUnknown)
 		return
 	}
 	upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 	if sid := q.Get("sid"); sid != "" {
-		s.mu.Lock()
-		_, known := s.conns[sid]
-		s.mu.Unlock()
-		if !known {
-			refuse(w, errUnknownSid)
-		} else {
-			refuse(w, errBadRequest) // already on websocket: nothing to upgrade
-		}
+		s.session(w, r, sid, transport, upgrade)
 		return
 	}
 	if r.Method != http.MethodGet {
 		refuse(w, errBadHandshake)
 		return
 	}
-	if !upgrade {
+	if transport == transports.WEBSOCKET && !upgrade {
 		refuse(w, errBadRequest)
 		return
 	}
@@ -223,7 +235,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, errForbidden)
 		return
 	}
-	s.accept(w, r)
+	if transport == transports.POLLING {
+		s.openPolling(w, r)
+		return
+	}
+	s.openWebsocket(w, r)
 }
 
 // runMiddlewares applies what Use registered, in order.
@@ -240,53 +256,124 @@ func (s *Server) runMiddlewares(w http.ResponseWriter, r *http.Request) error {
 	return failed
 }
 
-// accept completes the websocket handshake (RFC 6455 §4.2), sends the
-// Engine.IO open packet, announces the connection and starts its reader.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
+// serves reports whether transport is one the server is configured for.
+func (s *Server) serves(transport string) bool {
+	switch transport {
+	case transports.WEBSOCKET:
+		return !s.opts.NoWebsocket
+	case transports.POLLING:
+		return s.opts.Polling
+	}
+	return false
+}
+
+// session serves a request for an open session: a poll, or the websocket
+// of an upgrade. A session whose heartbeat ran out is closed first, even
+// when the wheel has not come round to it yet.
+func (s *Server) session(w http.ResponseWriter, r *http.Request, sid, transport string, upgrade bool) {
+	s.mu.Lock()
+	c := s.conns[sid]
+	s.mu.Unlock()
+	if c != nil && c.state.Load() != stateOpen {
+		c = nil // closing: gone from the map in a moment
+	}
+	if c != nil && s.wheel.expired(c) {
+		c.end(reasonPingTimeout, nil, 0)
+		c = nil
+	}
+	switch {
+	case c == nil:
+		refuse(w, errUnknownSid)
+	case c.onWS.Load():
+		refuse(w, errBadRequest) // already on websocket: polls after the upgrade get 400
+	case transport == transports.POLLING && !upgrade:
+		s.pollRequest(w, r, c)
+	case transport == transports.WEBSOCKET && upgrade:
+		s.upgrade(w, r, c)
+	default:
+		refuse(w, errBadRequest)
+	}
+}
+
+// newConn builds a connection from its handshake request.
+func (s *Server) newConn(nc net.Conn, r *http.Request) *Conn {
+	return &Conn{srv: s, id: newID(), nc: nc, hs: handshake{
+		header: r.Header.Clone(), host: r.Host, path: r.URL.Path, rawQuery: r.URL.RawQuery,
+		uri: r.RequestURI, remote: r.RemoteAddr, tls: r.TLS,
+	}}
+}
+
+// register adds c to the open connections, unless the server is closed.
+func (s *Server) register(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c.id] = c
+	return true
+}
+
+// openPacket is the Engine.IO open packet of session id.
+func (s *Server) openPacket(id string, polling bool) string {
+	upgrades := "[]"
+	if polling && !s.opts.NoWebsocket {
+		upgrades = `["websocket"]`
+	}
+	return fmt.Sprintf(`0{"sid":%q,"upgrades":%s,"pingInterval":%d,"pingTimeout":%d,"maxPayload":%d}`,
+		id, upgrades, s.opts.PingInterval.Milliseconds(), s.opts.PingTimeout.Milliseconds(), s.opts.MaxPayload)
+}
+
+// hijack completes a websocket handshake (RFC 6455 §4.2) and takes the
+// connection over, writing first after the 101 (the open packet of a new
+// session). It returns what the client sent behind the handshake, too.
+func (s *Server) hijack(w http.ResponseWriter, r *http.Request, first []byte) (net.Conn, []byte, bool) {
 	key := r.Header.Get("Sec-WebSocket-Key")
 	if r.Header.Get("Sec-WebSocket-Version") != "13" || !headerHasToken(r.Header, "Connection", "upgrade") || !validKey(key) {
 		refuse(w, errBadRequest)
-		return
+		return nil, nil, false
 	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
-		return
+		return nil, nil, false
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "websocket upgrade not supported", http.StatusInternalServerError)
-		return
+		return nil, nil, false
 	}
 	_ = nc.SetDeadline(time.Time{}) // the server's read and write deadlines are the request's
-	c := &Conn{srv: s, id: newID(), nc: nc, hs: handshake{
-		header: r.Header.Clone(), host: r.Host, path: r.URL.Path, rawQuery: r.URL.RawQuery,
-		uri: r.RequestURI, remote: r.RemoteAddr, tls: r.TLS,
-	}}
 	var initial []byte
 	if n := brw.Reader.Buffered(); n > 0 { // frames sent right behind the handshake
 		initial, _ = brw.Reader.Peek(n)
 		initial = append([]byte(nil), initial...)
 	}
-	open := fmt.Sprintf(`0{"sid":%q,"upgrades":[],"pingInterval":%d,"pingTimeout":%d,"maxPayload":%d}`,
-		c.id, s.opts.PingInterval.Milliseconds(), s.opts.PingTimeout.Milliseconds(), s.opts.MaxPayload)
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n\r\n"
-	out := append([]byte(resp), wstransport.Frame(opText, []byte(open))...)
 	_ = nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-	if _, err := nc.Write(out); err != nil {
+	if _, err := nc.Write(append([]byte(resp), first...)); err != nil {
+		_ = nc.Close()
+		return nil, nil, false
+	}
+	return nc, initial, true
+}
+
+// openWebsocket opens a session over websocket: the open packet follows
+// the 101, the connection is announced, and its reader starts.
+func (s *Server) openWebsocket(w http.ResponseWriter, r *http.Request) {
+	c := s.newConn(nil, r)
+	c.onWS.Store(true)
+	nc, initial, ok := s.hijack(w, r, wstransport.Frame(opText, []byte(s.openPacket(c.id, false))))
+	if !ok {
+		return
+	}
+	c.nc = nc
+	if !s.register(c) {
 		_ = nc.Close()
 		return
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		_ = nc.Close()
-		return
-	}
-	s.conns[c.id] = c
-	s.mu.Unlock()
 	s.wheel.open(c)
 	s.Emit("connection", c)
 	go c.readLoop(initial)
@@ -391,8 +478,16 @@ func (s *Server) Middlewares() []engine.Middleware {
 	return s.middlewares
 }
 
-// Transports is {"websocket"}.
-func (s *Server) Transports() *types.Set[string] { return types.NewSet(transports.WEBSOCKET) }
+// Transports are the transports the server serves.
+func (s *Server) Transports() *types.Set[string] {
+	set := types.NewSet[string]()
+	for _, t := range []string{transports.POLLING, transports.WEBSOCKET} {
+		if s.serves(t) {
+			set.Add(t)
+		}
+	}
+	return set
+}
 
 // TransportsByName is empty: the websocket transport is built in.
 func (s *Server) TransportsByName() map[string]transports.TransportCtor { return nil }
@@ -406,8 +501,13 @@ func (s *Server) Init() {}
 // ComputePath is empty: the router mounts the server on socketio.path.
 func (s *Server) ComputePath(config.AttachOptionsInterface) string { return "" }
 
-// Upgrades is empty: websocket is the only transport.
-func (s *Server) Upgrades(string) []string { return nil }
+// Upgrades lists what transport may upgrade to: websocket from polling.
+func (s *Server) Upgrades(transport string) []string {
+	if transport == transports.POLLING && s.serves(transports.WEBSOCKET) {
+		return []string{transports.WEBSOCKET}
+	}
+	return nil
+}
 
 // Verify accepts every request: ServeHTTP checks what it needs.
 func (s *Server) Verify(*types.HttpContext, bool) (*types.CodeMessage, map[string]any) {

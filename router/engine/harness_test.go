@@ -60,7 +60,7 @@ func newEngine(name string) (libengine.BaseServer, http.Handler) {
 		s := libengine.NewServer(opts)
 		return s, s
 	default:
-		s := engine.New(engine.Options{PingInterval: pingInterval, PingTimeout: pingTimeout, MaxPayload: maxPayload})
+		s := engine.New(engine.Options{PingInterval: pingInterval, PingTimeout: pingTimeout, MaxPayload: maxPayload, Polling: true})
 		return s, s
 	}
 }
@@ -110,7 +110,7 @@ func startSIOPing(t *testing.T, name string, interval, timeout time.Duration) *t
 		h = io.ServeHandler(nil)
 		eng = io.Engine()
 	} else {
-		e := engine.New(engine.Options{PingInterval: interval, PingTimeout: timeout, MaxPayload: maxPayload})
+		e := engine.New(engine.Options{PingInterval: interval, PingTimeout: timeout, MaxPayload: maxPayload, Polling: true})
 		io.Bind(e)
 		h, eng = e, e
 	}

@@ -12,11 +12,15 @@ import (
 // engine.Socket.Transport must return. It is the same object under another
 // type, so it costs nothing per connection, and it shares the connection's
 // events. The Socket.IO layer only asks it Writable; router/fanout queues
-// broadcast frames through DeliverFrame; the router asks its Name. The
-// rest answers for a websocket that is already open and never upgrades.
+// broadcast frames through DeliverFrame; the router asks its Name, which
+// follows the session from polling to websocket. The rest are the
+// library's hooks for its own engine, answered as no-ops.
 type wsTransport Conn
 
-var _ transports.Transport = (*wsTransport)(nil)
+var (
+	_ transports.Transport       = (*wsTransport)(nil)
+	_ wstransport.FrameDeliverer = (*wsTransport)(nil)
+)
 
 func (t *wsTransport) conn() *Conn { return (*Conn)(t) }
 
@@ -83,8 +87,13 @@ func (t *wsTransport) MaxHttpBufferSize() int64 { return t.srv.opts.MaxPayload }
 // HandlesUpgrades is true, as for every websocket transport.
 func (t *wsTransport) HandlesUpgrades() bool { return true }
 
-// Name is "websocket".
-func (t *wsTransport) Name() string { return transports.WEBSOCKET }
+// Name is "websocket", or "polling" until a polling session upgrades.
+func (t *wsTransport) Name() string {
+	if t.onWS.Load() {
+		return transports.WEBSOCKET
+	}
+	return transports.POLLING
+}
 
 // Construct does nothing: the Server builds connections.
 func (t *wsTransport) Construct(*types.HttpContext) {}
@@ -125,11 +134,8 @@ func (t *wsTransport) Send(packets []*packet.Packet) {
 			t.OnError("encode", err)
 			return
 		}
-		op := byte(opBinary)
-		if _, ok := data.(*types.StringBuffer); ok {
-			op = opText
-		}
-		t.conn().enqueue(wstransport.Frame(op, data.Bytes()))
+		_, text := data.(*types.StringBuffer)
+		t.conn().push(outPacket{binary: !text, data: data.Bytes()})
 	}
 }
 

@@ -32,6 +32,7 @@ type entry struct {
 
 // heartbeat is a connection's place in the wheel, guarded by wheel.mu.
 type heartbeat struct {
+	next     int64  // when the next ping is due, or the pong, in wheel ns (exact, not rounded to a tick)
 	gen      uint32 // bumped on every reschedule and on close
 	awaiting bool   // a ping went out; the pong has not come
 }
@@ -49,17 +50,19 @@ func newWheel(interval, timeout time.Duration, fire func(ping, timedOut []*Conn)
 	return w
 }
 
-// ticks converts an instant to the wheel's tick number, rounding up so
-// that nothing fires early.
-func (w *wheel) ticks(t time.Time) int64 {
-	d := t.Sub(w.start)
-	return int64((d + w.tick - 1) / w.tick)
-}
+// now is the wheel's clock: nanoseconds since it started.
+func (w *wheel) now() int64 { return int64(time.Since(w.start)) }
 
 // scheduleLocked puts c in the slot for now+d; w.mu must be held.
 func (w *wheel) scheduleLocked(c *Conn, d time.Duration) {
+	w.scheduleAtLocked(c, w.now()+int64(d))
+}
+
+// scheduleAtLocked puts c in the slot for at (wheel ns); w.mu must be held.
+func (w *wheel) scheduleAtLocked(c *Conn, at int64) {
 	c.hb.gen++
-	k := w.ticks(time.Now().Add(d))
+	c.hb.next = at
+	k := (at + int64(w.tick) - 1) / int64(w.tick)
 	// Keep within one turn of the ring: a wheel running late by more
 	// than a turn fires early rather than a turn late.
 	k = min(max(k, w.done+1), w.done+int64(len(w.slots))-1)
@@ -84,6 +87,19 @@ func (w *wheel) pong(c *Conn) {
 		w.scheduleLocked(c, w.interval)
 	}
 	w.mu.Unlock()
+}
+
+// expired reports whether c's heartbeat ran out by now even if its slot
+// has not come round yet (ticks fire up to one tick late): a request that
+// arrives then must find the session closed, as with exact timers.
+func (w *wheel) expired(c *Conn) bool {
+	now := w.now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c.hb.awaiting {
+		return now >= c.hb.next
+	}
+	return now >= c.hb.next+int64(w.timeout)
 }
 
 // remove takes c out of the wheel: its entries are skipped from now on
@@ -126,13 +142,19 @@ func (w *wheel) advance(now time.Time) {
 				continue // rescheduled or closed since
 			}
 			if e.c.hb.awaiting {
+				// Timed out: the entry is dropped, and expired reports
+				// it until the connection is closed (on another
+				// goroutine) and removed.
 				e.c.hb.gen++
-				e.c.hb.awaiting = false
+				e.c.hb.next = 0
 				timedOut = append(timedOut, e.c)
 				continue
 			}
+			// The pong is due a timeout after the ping was due, not
+			// after the tick that sent it: a late tick does not give
+			// the client longer.
 			e.c.hb.awaiting = true
-			w.scheduleLocked(e.c, w.timeout)
+			w.scheduleAtLocked(e.c, e.c.hb.next+int64(w.timeout))
 			ping = append(ping, e.c)
 		}
 		if len(w.slots[i]) == 0 && cap(slot) <= 64 {
