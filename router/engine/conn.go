@@ -262,8 +262,7 @@ func (c *Conn) end(reason string, err error, code int) {
 		return
 	}
 	switch {
-	case !c.onWS.Load():
-		c.pollClose(reason)
+	case !c.onWS.Load() && c.pollClose(reason):
 	case code > 0:
 		c.flushAndClose(code)
 	default:

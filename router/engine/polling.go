@@ -71,14 +71,19 @@ func (c *Conn) wakeLocked() {
 
 // pollClose ends the polling side: the held GET, if any, takes what is
 // queued and a close packet, or a noop when the client closed (as Node's
-// engine.io does); an upgrade in progress is dropped.
-func (c *Conn) pollClose(reason string) {
+// engine.io does); an upgrade in progress is dropped. It reports false
+// when the session turned out to be on websocket already.
+func (c *Conn) pollClose(reason string) bool {
 	last := outPacket{data: []byte{'1'}}
 	if reason == reasonTransportClose {
 		last = outPacket{data: []byte{'6'}}
 	}
 	c.wmu.Lock()
 	ps := c.poll
+	if ps == nil { // upgraded meanwhile
+		c.wmu.Unlock()
+		return false
+	}
 	ps.closed = true
 	ps.queue = append(ps.queue, last)
 	c.wakeLocked()
@@ -91,6 +96,7 @@ func (c *Conn) pollClose(reason string) {
 	if nc != nil {
 		_ = nc.Close()
 	}
+	return true
 }
 
 // openPolling opens a session over polling: the handshake's response is
@@ -124,6 +130,11 @@ func (s *Server) pollRequest(w http.ResponseWriter, r *http.Request, c *Conn) {
 func (c *Conn) pollGet(w http.ResponseWriter, r *http.Request) {
 	c.wmu.Lock()
 	ps := c.poll
+	if ps == nil { // upgraded meanwhile
+		c.wmu.Unlock()
+		refuse(w, errBadRequest)
+		return
+	}
 	if ps.get {
 		c.wmu.Unlock()
 		refuse(w, errBadRequest)
@@ -183,6 +194,11 @@ func writePayload(w http.ResponseWriter, payload []byte) {
 func (c *Conn) pollPost(w http.ResponseWriter, r *http.Request) {
 	c.wmu.Lock()
 	ps := c.poll
+	if ps == nil { // upgraded meanwhile
+		c.wmu.Unlock()
+		refuse(w, errBadRequest)
+		return
+	}
 	if ps.post {
 		c.wmu.Unlock()
 		refuse(w, errBadRequest)
@@ -242,7 +258,7 @@ func (c *Conn) postedPacket(p []byte) *endRequest {
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	c.wmu.Lock()
 	ps := c.poll
-	busy := ps.closed || ps.upgrading || ps.tried
+	busy := ps == nil || ps.closed || ps.upgrading || ps.tried
 	c.wmu.Unlock()
 	if busy {
 		refuse(w, errBadRequest)
@@ -253,7 +269,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		return
 	}
 	c.wmu.Lock()
-	if ps.closed || ps.upgrading || ps.tried {
+	if c.poll != ps || ps.closed || ps.upgrading || ps.tried {
 		c.wmu.Unlock()
 		_ = nc.Close()
 		return
@@ -271,7 +287,7 @@ func (c *Conn) upgradeMessage(op byte, data []byte) *endRequest {
 	case op == opText && string(data) == "2probe":
 		c.enqueue(probeFrame())
 		c.wmu.Lock()
-		if ps := c.poll; ps.get && len(ps.queue) == 0 {
+		if ps := c.poll; ps != nil && ps.get && len(ps.queue) == 0 {
 			ps.queue = append(ps.queue, outPacket{data: []byte{'6'}}) // ends the held poll, so the client can send "5"
 			c.wakeLocked()
 		}
@@ -292,7 +308,7 @@ func probeFrame() []byte { return outPacket{data: []byte("3probe")}.frame() }
 func (c *Conn) completeUpgrade() {
 	c.wmu.Lock()
 	ps := c.poll
-	if ps.closed || !ps.upgrading {
+	if ps == nil || ps.closed || !ps.upgrading || c.state.Load() != stateOpen {
 		c.wmu.Unlock()
 		return
 	}
@@ -300,13 +316,15 @@ func (c *Conn) completeUpgrade() {
 		c.pending = append(c.pending, p.frame())
 	}
 	ps.queue = nil
-	if ps.get {
-		ps.queue = []outPacket{{data: []byte{'6'}}}
-		c.wakeLocked()
-	}
 	ps.upgrading = false
 	if ps.timer != nil {
 		ps.timer.Stop()
+	}
+	if ps.get {
+		ps.queue = []outPacket{{data: []byte{'6'}}}
+		c.wakeLocked()
+	} else {
+		c.poll = nil // nothing refers to it any more
 	}
 	c.onWS.Store(true)
 	start := len(c.pending) > 0 && !c.writing
