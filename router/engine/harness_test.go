@@ -392,18 +392,29 @@ func readServerFrame(t *testing.T, r io.Reader) (byte, []byte) {
 	return h[0] & 0x0F, p
 }
 
-// httpDo sends method to tg's path with query with body and returns the status and response body.
+// httpDo sends method to tg's path with query and body and returns the
+// status and response body, or fails the test.
 func httpDo(t *testing.T, tg *target, method, query, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, tg.base+"?"+query, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	code, resp, err := httpTry(tg, method, query, body)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, query, err)
 	}
+	return code, resp
+}
+
+// httpTry is httpDo for goroutines other than the test's: it returns the
+// error instead of failing the test.
+func httpTry(tg *target, method, query, body string) (int, string, error) {
+	req, err := http.NewRequest(method, tg.base+"?"+query, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := (&http.Client{Timeout: wait}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
