@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,6 +52,7 @@ func bootStandIns(t *testing.T, path string, standIns map[string]any, opts route
 // its stand-ins).
 func bootLoaded(t *testing.T, path string, lopts rules.LoadOptions, opts router.Options) *daemon {
 	t.Helper()
+	lopts.Environ = withTestEngine(lopts.Environ)
 	rs, err := rules.Load(path, builtin.Registry(), lopts)
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
@@ -85,6 +87,24 @@ func bootLoaded(t *testing.T, path string, lopts rules.LoadOptions, opts router.
 		}
 	})
 	return &daemon{URL: "http://" + ln.Addr().String(), Logs: logs, Router: r}
+}
+
+// withTestEngine adds to environ, when ERTEST_SOCKETIO_ENGINE names an
+// engine, the override that runs every booted daemon on it, so that the
+// whole suite runs on either engine during the transition:
+// ERTEST_SOCKETIO_ENGINE=builtin go test .
+func withTestEngine(environ func() []string) func() []string {
+	name := os.Getenv("ERTEST_SOCKETIO_ENGINE")
+	if name == "" {
+		return environ
+	}
+	return func() []string {
+		var env []string
+		if environ != nil {
+			env = environ()
+		}
+		return append(env, rules.EnvPrefix+"SOCKETIO_ENGINE="+name)
+	}
 }
 
 // transportCases are the three ways a client reaches the server.

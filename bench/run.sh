@@ -17,6 +17,9 @@
 #   QUICK=1 bench/run.sh         quick run (< 3 minutes) to iterate
 #   IDLE=2000 bench/run.sh       fewer idle/connect clients
 #
+# ENGINE=builtin runs eventrouter on its own Engine.IO server
+# (socketio.engine); the default is the library's.
+#
 # Other knobs (env): CLIENTS, RATES, STEP, LAT_STEP, CONNECT_N, OUT,
 # SERVERS (default "eventrouter node yardstick"), NO_REPORT=1 (skip BENCHMARKS.md).
 set -euo pipefail
@@ -42,6 +45,7 @@ else
 fi
 CONNECT_N=${CONNECT_N:-$IDLE}
 SERVERS=${SERVERS:-eventrouter node yardstick}
+ENGINE=${ENGINE:-library}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$ROOT/bin/bench-results/$STAMP}
 SVG=bench/p99-vs-rate.svg
@@ -93,7 +97,7 @@ start_server() {
 	echo "=== $(date -u +%FT%TZ) start on port $PORT" >>"$OUT/$name.log"
 	case $name in
 	eventrouter)
-		taskset -c "$SERVER_CPU" bin/eventrouter --config config.yaml --listen "127.0.0.1:$PORT" >>"$OUT/$name.log" 2>&1 &
+		EVENTROUTER_SOCKETIO_ENGINE=$ENGINE taskset -c "$SERVER_CPU" bin/eventrouter --config config.yaml --listen "127.0.0.1:$PORT" >>"$OUT/$name.log" 2>&1 &
 		;;
 	node)
 		PORT=$PORT taskset -c "$SERVER_CPU" node "$NODE_DIR/server.js" >>"$OUT/$name.log" 2>&1 &
@@ -242,7 +246,7 @@ Express + cors + socket.io), measured side by side in one run of
 - Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $mode mode, results in \`${OUT#$ROOT/}\` (not committed)
 - Machine: $cpu, $(nproc) CPUs (\`nproc\`), $mem RAM (\`free -h\`), $(uname -sr)
 - Pinning: each server on CPU $SERVER_CPU (\`taskset -c $SERVER_CPU\`), the load generator on CPU $BENCH_CPU
-- eventrouter: commit $gitrev$dirty, $(go version | awk '{print $3}'), zishang520/socket.io $sio_go, default \`config.yaml\` (logs every message, to a file)
+- eventrouter: commit $gitrev$dirty, $(go version | awk '{print $3}'), zishang520/socket.io $sio_go, default \`config.yaml\` (logs every message, to a file), Engine.IO: $ENGINE (socketio.engine)
 - Node: $(node --version), socket.io $(pkgv socket.io), express $(pkgv express), logging to a file as shipped
 - Load average (1, 5, 15 min) before the run: $LOAD_START; after: $(cut -d' ' -f1-3 /proc/loadavg) (anything well above 0 means other processes shared the CPUs)
 - Load: \`eventrouter-bench\` (Engine.IO v4 / Socket.IO v5 over raw gorilla/websocket), $CLIENTS receivers + 1 sender, 100-byte JSON payload; rates $RATES deliveries/s, $STEP per step, $DRAIN drain; $IDLE idle connections; $CONNECT_N clients for the connect rate

@@ -217,6 +217,7 @@ func keepRestartOnly(boot, next *rules.Config) []restartOnly {
 	keep("socketio.connect_timeout", o.ConnectTimeout, n.ConnectTimeout, func() { n.ConnectTimeout = o.ConnectTimeout })
 	keep("socketio.max_payload", o.MaxPayload, n.MaxPayload, func() { n.MaxPayload = o.MaxPayload })
 	keep("socketio.transports", o.Transports, n.Transports, func() { n.Transports = o.Transports })
+	keep("socketio.engine", o.Engine, n.Engine, func() { n.Engine = o.Engine })
 	keep("socketio.recovery", o.Recovery, n.Recovery, func() { n.Recovery = o.Recovery })
 	bc, ncl := boot.Cluster, next.Cluster
 	if bc.Redis.URL != ncl.Redis.URL { // its password is a secret: compared, never shown

@@ -19,10 +19,12 @@ import (
 	"github.com/eventrouter/eventrouter/internal/wire"
 	"github.com/eventrouter/eventrouter/router/adminui"
 	"github.com/eventrouter/eventrouter/router/cluster"
+	"github.com/eventrouter/eventrouter/router/engine"
 	"github.com/eventrouter/eventrouter/router/fanout"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
-	engine "github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/rs/cors"
+	libengine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -170,11 +172,33 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 	}
 	sopts.SetParser(wire.NewParser()) // keeps events' JSON text, so passed-along data stays as sent
 	r.io = socket.NewServer(nil, sopts)
-	r.engine = r.io.ServeHandler(nil)
+	if cfg.Engine == rules.EngineBuiltin {
+		// Our own Engine.IO server under the library's Socket.IO layer
+		// (router/engine); the config loader made sure no transport it
+		// lacks is configured.
+		eng := engine.New(engine.Options{
+			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: int64(cfg.MaxPayload),
+			WriteTimeout: cfg.WriteTimeout, Coalesce: cfg.WriteCoalesce, MaxQueue: cfg.MaxQueue,
+			Polling: slices.Contains(cfg.Transports, "polling"), NoWebsocket: !slices.Contains(cfg.Transports, "websocket"),
+		})
+		r.io.Bind(eng)
+		// The library's engine applies the Socket.IO path's CORS itself;
+		// here the same policy wraps ours, the origins read from the
+		// current runtime so that reloads apply.
+		c := rs.Config.Server.CORS
+		r.engine = cors.New(cors.Options{
+			AllowOriginFunc:  func(origin string) bool { return r.rt.Load().originAllowed(origin) },
+			AllowedMethods:   c.Methods,
+			AllowedHeaders:   corsHeaders(c.Headers),
+			AllowCredentials: c.Credentials,
+		}).Handler(eng)
+	} else {
+		r.engine = r.io.ServeHandler(nil)
+	}
 	// Watch every Engine.IO connection from its handshake: its write
 	// buffer is bounded by socketio.max_queue (see peerOf).
 	_ = r.io.Engine().On("connection", func(args ...any) {
-		if conn, ok := firstArg[engine.Socket](args); ok {
+		if conn, ok := firstArg[libengine.Socket](args); ok {
 			r.peerOf(conn)
 		}
 	})

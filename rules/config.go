@@ -77,6 +77,14 @@ type AdminConfig struct {
 	Listen string `koanf:"listen" doc:"admin address; empty disables it"`
 }
 
+// The values of socketio.engine.
+const (
+	// EngineLibrary is the zishang520 Engine.IO server, the default.
+	EngineLibrary = "library"
+	// EngineBuiltin is eventrouter's own Engine.IO server (router/engine).
+	EngineBuiltin = "builtin"
+)
+
 // SocketIOConfig configures the Socket.IO server.
 type SocketIOConfig struct {
 	Path           string         `koanf:"path" doc:"URL path of the Socket.IO endpoint"`
@@ -85,6 +93,7 @@ type SocketIOConfig struct {
 	ConnectTimeout time.Duration  `koanf:"connect_timeout" doc:"time a client has to join a namespace"`
 	MaxPayload     ByteSize       `koanf:"max_payload" doc:"largest Engine.IO message accepted; larger ones drop that client"`
 	Transports     []string       `koanf:"transports" doc:"allowed transports: polling, websocket"`
+	Engine         string         `koanf:"engine" doc:"the Engine.IO implementation under Socket.IO: library (the zishang520 engine) or builtin (eventrouter's own, websocket only so far)"`
 	WriteCoalesce  time.Duration  `koanf:"write_coalesce" doc:"shortest time between two websocket writes to one client; packets in between go out together in one syscall (0 writes at once)"`
 	WriteTimeout   time.Duration  `koanf:"write_timeout" doc:"a client that cannot take a write in this time is disconnected"`
 	MaxQueue       int            `koanf:"max_queue" doc:"packets that may wait for one client, over websocket or polling, before it is disconnected as too slow"`
@@ -224,6 +233,7 @@ func Defaults() Config {
 			ConnectTimeout: 45 * time.Second,
 			MaxPayload:     1_000_000,
 			Transports:     []string{"polling", "websocket"},
+			Engine:         EngineLibrary,
 			WriteCoalesce:  0,
 			WriteTimeout:   10 * time.Second,
 			MaxQueue:       4096,

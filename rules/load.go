@@ -594,6 +594,13 @@ func rawHas(raw map[string]any, key string) bool {
 	return true
 }
 
+// validateEngine checks socketio.engine.
+func validateEngine(ps skipFailed, sc *SocketIOConfig) {
+	if sc.Engine != EngineLibrary && sc.Engine != EngineBuiltin {
+		ps.add("socketio.engine", "", "socketio.engine: want library or builtin, got %q%s", sc.Engine, DidYouMean(sc.Engine, []string{EngineLibrary, EngineBuiltin}))
+	}
+}
+
 // validateSettings checks values that decode but make no sense.
 func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	// Keys that failed to decode were reported already.
@@ -615,6 +622,7 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 			ps.add(fmt.Sprintf("socketio.transports[%d]", i), "", "socketio.transports: unknown transport %q%s", tr, DidYouMean(tr, []string{"polling", "websocket"}))
 		}
 	}
+	validateEngine(ps, &cfg.SocketIO)
 	if cfg.Runtime.GCPercent < 10 {
 		ps.add("runtime.gc_percent", "", "runtime.gc_percent: %d is too low; use 10 or more (100 is Go's default)", cfg.Runtime.GCPercent)
 	}

@@ -139,6 +139,9 @@ var badConfigs = []struct {
 	{"transport.bad.yaml", []string{
 		":2:25: socketio.transports: unknown transport \"websockets\", did you mean websocket?",
 	}},
+	{"engine.bad.yaml", []string{
+		`:2:3: socketio.engine: want library or builtin, got "buitlin", did you mean builtin?`,
+	}},
 	{"namespace.bad.yaml", []string{
 		":4:5: rule \"chat\": namespace: \"/chat\" is not declared in namespaces [/]",
 	}},
@@ -397,6 +400,7 @@ func TestLoadFull(t *testing.T) {
 			ConnectTimeout: 15 * time.Second,
 			MaxPayload:     512_000,
 			Transports:     []string{"websocket"},
+			Engine:         rules.EngineLibrary,
 			WriteCoalesce:  5 * time.Millisecond,
 			WriteTimeout:   3 * time.Second,
 			MaxQueue:       100,

@@ -94,11 +94,11 @@ func (b *Builder) New(ctx *types.HttpContext) transports.Transport {
 	// Every frame on the connection goes through this transport's queue,
 	// control frames included, so that their order is the queue's.
 	t.conn.SetPingHandler(func(data string) error {
-		t.enqueue([][]byte{frameOp(byte(ws.PongMessage), []byte(data))}, false)
+		t.enqueue([][]byte{Frame(byte(ws.PongMessage), []byte(data))}, false)
 		return nil
 	})
 	t.conn.SetCloseHandler(func(code int, _ string) error {
-		t.enqueue([][]byte{frameOp(byte(ws.CloseMessage), ws.FormatCloseMessage(code, ""))}, false)
+		t.enqueue([][]byte{Frame(byte(ws.CloseMessage), ws.FormatCloseMessage(code, ""))}, false)
 		return nil
 	})
 	t.SetWritable(true)
@@ -264,12 +264,25 @@ func (t *transport) refreshDeadline() error {
 // tr is an open transport of this package, and reports whether it did.
 // Broadcasts use it to skip the engine's per-socket write path; anything
 // else, such as a socket still on polling, takes the engine's path.
+// A transport of another package that implements FrameDeliverer (the
+// builtin engine's) takes the frame through DeliverFrame.
 func Deliver(tr transports.Transport, frame []byte) bool {
+	if d, ok := tr.(FrameDeliverer); ok {
+		return d.DeliverFrame(frame)
+	}
 	t, ok := tr.(*transport)
 	if !ok || t.ReadyState() != "open" {
 		return false
 	}
 	return t.enqueue([][]byte{frame}, false)
+}
+
+// FrameDeliverer is a websocket transport that can queue a complete
+// server frame, as Deliver does for this package's transports.
+type FrameDeliverer interface {
+	// DeliverFrame queues frame, one complete websocket frame, and
+	// reports whether it did (false when the connection is not open).
+	DeliverFrame(frame []byte) bool
 }
 
 // TextFrame frames an Engine.IO message packet ("4" + payload) as one
@@ -357,11 +370,12 @@ func frame(data types.BufferInterface) []byte {
 	if _, ok := data.(*types.StringBuffer); ok {
 		opcode = byte(ws.TextMessage)
 	}
-	return frameOp(opcode, data.Bytes())
+	return Frame(opcode, data.Bytes())
 }
 
-// frameOp builds one unmasked, unfragmented server frame with opcode.
-func frameOp(opcode byte, payload []byte) []byte {
+// Frame builds one unmasked, unfragmented server frame (RFC 6455 §5.2)
+// with opcode (1 text, 2 binary, 8 close, 9 ping, 10 pong) around payload.
+func Frame(opcode byte, payload []byte) []byte {
 	n := len(payload)
 	var hdr [10]byte
 	hdr[0] = 0x80 | opcode // FIN
