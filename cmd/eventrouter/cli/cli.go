@@ -1,5 +1,5 @@
 // Package cli is the eventrouter command line: the run, check, test,
-// version and help subcommands. cmd/eventrouter is a thin main around it,
+// schema, version and help subcommands. cmd/eventrouter is a thin main around it,
 // and a custom build that adds action plugins is another:
 //
 //	package main
@@ -25,6 +25,7 @@
 //	eventrouter [run] [--config FILE] [--listen ADDR] [--admin-listen ADDR]
 //	eventrouter check [--config FILE] [--test]
 //	eventrouter test [PATH ...] [--run REGEX] [-v]
+//	eventrouter schema
 //	eventrouter version
 //	eventrouter help [COMMAND]
 package cli
@@ -131,6 +132,7 @@ func (a *app) commands() []command {
 		{"test", "run rule tests (*_test.yaml)", func(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return a.runTest(args, stdout, stderr)
 		}},
+		{"schema", "print the JSON Schema of config.yaml, for editors", a.runSchema},
 		{"version", "print the version", a.runVersion},
 		{"help", "list the commands, or show one's usage (help COMMAND)", a.runHelp},
 	}
@@ -203,19 +205,29 @@ func (a *app) runVersion(_ context.Context, args []string, stdout, stderr io.Wri
 Prints the version of this binary.
 `)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "eventrouter version: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
+	if code, ok := parseNoArgs(fs, args, stderr); !ok {
+		return code
 	}
 	fmt.Fprintf(stdout, "eventrouter %s\n", a.version)
 	return 0
+}
+
+// parseNoArgs parses the flags of a command that takes no argument. It
+// reports false, with the exit code to return, when the command must stop
+// there: 0 after -h, 2 on a bad flag or an argument.
+func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "eventrouter %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return 2, false
+	}
+	return 0, true
 }
 
 // usage writes the command list.

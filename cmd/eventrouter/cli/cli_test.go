@@ -21,6 +21,8 @@ func TestCLI(t *testing.T) {
 	}{
 		{"version", []string{"version"}, 0, []string{"eventrouter "}, nil},
 		{"version refuses an argument", []string{"version", "extra"}, 2, nil, []string{`unexpected argument "extra"`, "Usage: eventrouter version"}},
+		{"schema", []string{"schema"}, 0, []string{`"$schema": "https://json-schema.org/draft/2020-12/schema"`, `"methods"`}, nil},
+		{"schema refuses an argument", []string{"schema", "extra"}, 2, nil, []string{`unexpected argument "extra"`, "Usage: eventrouter schema"}},
 		{"help", []string{"help"}, 0, []string{"Usage:", "Commands:", "  check "}, nil},
 		{"help COMMAND", []string{"help", "check"}, 0, []string{"Usage: eventrouter check", "-config"}, nil},
 		{"help unknown command", []string{"help", "frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Commands:"}},
@@ -100,6 +102,7 @@ func TestHelp(t *testing.T) {
 		"check":   "Usage: eventrouter check",
 		"test":    "Usage: eventrouter test",
 		"version": "Usage: eventrouter version",
+		"schema":  "Usage: eventrouter schema",
 		"help":    "Commands:",
 	}
 	for _, c := range (&app{}).commands() {
