@@ -43,9 +43,10 @@ import (
 	"github.com/eventrouter/eventrouter/rules"
 )
 
-// DefaultVersion is what "eventrouter version" prints when no WithVersion
-// option names the build.
-const DefaultVersion = "dev"
+// DefaultVersion is what "eventrouter version" prints when neither a
+// WithVersion option nor the binary's build information names a release:
+// a plain "go build" of a clone.
+const DefaultVersion = "devel"
 
 // Option configures Run.
 type Option func(*app)
@@ -58,9 +59,18 @@ func WithPlugins(plugins ...rules.Plugin) Option {
 }
 
 // WithVersion sets the version "eventrouter version" prints; main packages
-// usually pass a variable set with -ldflags "-X main.version=...".
+// usually pass a variable set with -ldflags "-X main.version=...". An empty
+// version is no option: the binary's build information names it, as
+// without the option.
 func WithVersion(version string) Option {
 	return func(a *app) { a.version = version }
+}
+
+// WithCommit sets the commit "eventrouter version" prints, usually from
+// -ldflags "-X main.commit=..."; without it (or with "") the VCS revision
+// that the go command stamped into the binary is printed.
+func WithCommit(commit string) Option {
+	return func(a *app) { a.commit = commit }
 }
 
 // WithOutput sets where the commands write their output and their errors
@@ -74,7 +84,7 @@ func WithOutput(stdout, stderr io.Writer) Option {
 // failure, 2 on a usage error. The daemon ("run") stops when ctx is done
 // or on SIGTERM or SIGINT.
 func Run(ctx context.Context, args []string, opts ...Option) int {
-	a := &app{version: DefaultVersion, stdout: os.Stdout, stderr: os.Stderr}
+	a := &app{stdout: os.Stdout, stderr: os.Stderr}
 	for _, o := range opts {
 		o(a)
 	}
@@ -86,11 +96,11 @@ func Run(ctx context.Context, args []string, opts ...Option) int {
 }
 
 // app is one invocation of the command line: the plugins it adds and the
-// version it reports.
+// version and commit it reports ("" for the build information's).
 type app struct {
-	plugins        []rules.Plugin
-	version        string
-	stdout, stderr io.Writer
+	plugins         []rules.Plugin
+	version, commit string
+	stdout, stderr  io.Writer
 }
 
 // newRegistry returns a fresh registry of the built-in plugins and the
@@ -193,23 +203,6 @@ func (a *app) runHelp(ctx context.Context, args []string, stdout, stderr io.Writ
 	// A command prints its usage where its flag errors go; asked for,
 	// usage belongs on stdout.
 	return c.run(ctx, []string{"-h"}, stdout, stdout)
-}
-
-// runVersion prints the version.
-func (a *app) runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: eventrouter version
-
-Prints the version of this binary.
-`)
-	}
-	if code, ok := parseNoArgs(fs, args, stderr); !ok {
-		return code
-	}
-	fmt.Fprintf(stdout, "eventrouter %s\n", a.version)
-	return 0
 }
 
 // parseNoArgs parses the flags of a command that takes no argument. It

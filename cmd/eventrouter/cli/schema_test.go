@@ -209,4 +209,4 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 }
 
 // newTestApp returns an app with only the built-in plugins.
-func newTestApp() *app { return &app{version: DefaultVersion, stdout: os.Stdout, stderr: os.Stderr} }
+func newTestApp() *app { return &app{stdout: os.Stdout, stderr: os.Stderr} }
