@@ -1,5 +1,5 @@
 // Package cli is the eventrouter command line: the run, check, test,
-// schema, version and help subcommands. cmd/eventrouter is a thin main around it,
+// schema, completion, man, version and help subcommands. cmd/eventrouter is a thin main around it,
 // and a custom build that adds action plugins is another:
 //
 //	package main
@@ -26,6 +26,8 @@
 //	eventrouter check [--config FILE] [--test]
 //	eventrouter test [PATH ...] [--run REGEX] [-v]
 //	eventrouter schema
+//	eventrouter completion bash|zsh|fish
+//	eventrouter man
 //	eventrouter version
 //	eventrouter help [COMMAND]
 package cli
@@ -143,7 +145,9 @@ func (a *app) commands() []command {
 			return a.runTest(args, stdout, stderr)
 		}},
 		{"schema", "print the JSON Schema of config.yaml, for editors", a.runSchema},
-		{"version", "print the version", a.runVersion},
+		{"completion", "print a shell completion script (bash, zsh or fish)", a.runCompletion},
+		{"man", "print the man page, eventrouter(1), in roff", a.runMan},
+		{"version", "print the version, commit and Go version", a.runVersion},
 		{"help", "list the commands, or show one's usage (help COMMAND)", a.runHelp},
 	}
 }
@@ -210,10 +214,7 @@ func (a *app) runHelp(ctx context.Context, args []string, stdout, stderr io.Writ
 // there: 0 after -h, 2 on a bad flag or an argument.
 func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
-		}
-		return 2, false
+		return helpOrUsageError(err), false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "eventrouter %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
@@ -221,6 +222,15 @@ func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) 
 		return 2, false
 	}
 	return 0, true
+}
+
+// helpOrUsageError returns the exit code of a failed fs.Parse: 0 when it
+// printed the usage that -h asked for, else 2.
+func helpOrUsageError(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 // usage writes the command list.
@@ -233,7 +243,7 @@ Usage:
 Commands:
 `)
 	for _, c := range a.commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
 A bare "eventrouter [FLAGS]" means "eventrouter run [FLAGS]".

@@ -23,6 +23,9 @@ func TestCLI(t *testing.T) {
 		{"version refuses an argument", []string{"version", "extra"}, 2, nil, []string{`unexpected argument "extra"`, "Usage: eventrouter version"}},
 		{"schema", []string{"schema"}, 0, []string{`"$schema": "https://json-schema.org/draft/2020-12/schema"`, `"methods"`}, nil},
 		{"schema refuses an argument", []string{"schema", "extra"}, 2, nil, []string{`unexpected argument "extra"`, "Usage: eventrouter schema"}},
+		{"completion needs a shell", []string{"completion"}, 2, nil, []string{"name one shell", "Usage: eventrouter completion"}},
+		{"completion unknown shell", []string{"completion", "tcsh"}, 2, nil, []string{`unknown shell "tcsh"`}},
+		{"man refuses an argument", []string{"man", "1"}, 2, nil, []string{`unexpected argument "1"`}},
 		{"help", []string{"help"}, 0, []string{"Usage:", "Commands:", "  check "}, nil},
 		{"help COMMAND", []string{"help", "check"}, 0, []string{"Usage: eventrouter check", "-config"}, nil},
 		{"help unknown command", []string{"help", "frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Commands:"}},
@@ -98,12 +101,14 @@ func TestHelp(t *testing.T) {
 		})
 	}
 	usages := map[string]string{
-		"run":     "Usage: eventrouter [run]",
-		"check":   "Usage: eventrouter check",
-		"test":    "Usage: eventrouter test",
-		"version": "Usage: eventrouter version",
-		"schema":  "Usage: eventrouter schema",
-		"help":    "Commands:",
+		"run":        "Usage: eventrouter [run]",
+		"check":      "Usage: eventrouter check",
+		"test":       "Usage: eventrouter test",
+		"version":    "Usage: eventrouter version",
+		"schema":     "Usage: eventrouter schema",
+		"completion": "Usage: eventrouter completion",
+		"man":        "Usage: eventrouter man",
+		"help":       "Commands:",
 	}
 	for _, c := range (&app{}).commands() {
 		t.Run(c.name+" -h", func(t *testing.T) {

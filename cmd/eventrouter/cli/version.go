@@ -53,6 +53,10 @@ func resolveBuild(version, commit string, read func() (*debug.BuildInfo, bool)) 
 	return b
 }
 
+// noBuildInfo stands in for debug.ReadBuildInfo where the output must not
+// depend on how the binary was built (the man page).
+func noBuildInfo() (*debug.BuildInfo, bool) { return nil, false }
+
 // isRelease reports whether a module version names a release: not
 // "(devel)", not a pseudo-version made from a commit, not a dirty tree.
 func isRelease(v string) bool {
