@@ -1,5 +1,5 @@
 // Package cli is the eventrouter command line: the run, check, test,
-// schema, completion, man, version and help subcommands. cmd/eventrouter is a thin main around it,
+// health, schema, completion, man, version and help subcommands. cmd/eventrouter is a thin main around it,
 // and a custom build that adds action plugins is another:
 //
 //	package main
@@ -25,6 +25,7 @@
 //	eventrouter [run] [--config FILE] [--listen ADDR] [--admin-listen ADDR]
 //	eventrouter check [--config FILE] [--test]
 //	eventrouter test [PATH ...] [--run REGEX] [-v]
+//	eventrouter health [--config FILE] [--admin ADDR] [--live] [--timeout DURATION]
 //	eventrouter schema
 //	eventrouter completion bash|zsh|fish
 //	eventrouter man
@@ -144,6 +145,7 @@ func (a *app) commands() []command {
 		{"test", "run rule tests (*_test.yaml)", func(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return a.runTest(args, stdout, stderr)
 		}},
+		{"health", "ask a running daemon's admin listener whether it is ready", a.runHealth},
 		{"schema", "print the JSON Schema of config.yaml, for editors", a.runSchema},
 		{"completion", "print a shell completion script (bash, zsh or fish)", a.runCompletion},
 		{"man", "print the man page, eventrouter(1), in roff", a.runMan},

@@ -106,6 +106,7 @@ func TestHelp(t *testing.T) {
 		"test":       "Usage: eventrouter test",
 		"version":    "Usage: eventrouter version",
 		"schema":     "Usage: eventrouter schema",
+		"health":     "Usage: eventrouter health",
 		"completion": "Usage: eventrouter completion",
 		"man":        "Usage: eventrouter man",
 		"help":       "Commands:",

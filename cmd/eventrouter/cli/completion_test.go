@@ -31,9 +31,10 @@ func generated(t *testing.T, name string, args ...string) string {
 // are the flags it has: completions and the man page are made from them.
 func TestCommandDocs(t *testing.T) {
 	want := map[string][]string{
-		"run":   {"admin-listen", "config", "listen"},
-		"check": {"config", "test"},
-		"test":  {"run", "v"},
+		"run":    {"admin-listen", "config", "listen"},
+		"check":  {"config", "test"},
+		"test":   {"run", "v"},
+		"health": {"admin", "config", "live", "timeout"},
 	}
 	for _, d := range (&app{}).commandDocs() {
 		var got []string
@@ -61,7 +62,7 @@ func TestBashCompletion(t *testing.T) {
 		not  []string
 	}{
 		{"eventrouter ch", []string{"check"}, []string{"test"}},
-		{"eventrouter ", []string{"run", "check", "test", "schema", "completion", "man", "version", "help"}, nil},
+		{"eventrouter ", []string{"run", "check", "test", "health", "schema", "completion", "man", "version", "help"}, nil},
 		{"eventrouter check --", []string{"--config", "--test"}, []string{"--listen"}},
 		{"eventrouter --", []string{"--config", "--listen", "--admin-listen"}, nil},
 		{"eventrouter test -", []string{"--run", "-v"}, []string{"--v"}},
