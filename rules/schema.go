@@ -13,7 +13,9 @@ import (
 // SchemaURI is the JSON Schema dialect Schema writes.
 const SchemaURI = "https://json-schema.org/draft/2020-12/schema"
 
-// Patterns of the values the loader decodes from strings. They accept what
+// Patterns of the values the loader decodes from strings; the schema
+// carries patternErrorMessage beside them, which yaml-language-server and
+// VS Code show instead of the pattern (validators ignore the keyword). They accept what
 // durationHook and byteSizeHook accept (a duration must not be negative;
 // a size is a number with an optional unit, any case).
 const (
@@ -85,11 +87,11 @@ func schemaOf(t reflect.Type, def reflect.Value, path string, root bool) map[str
 	var s map[string]any
 	switch {
 	case t == reflect.TypeOf(time.Duration(0)):
-		s = map[string]any{"type": "string", "pattern": durationPattern}
+		s = map[string]any{"type": "string", "pattern": durationPattern, "patternErrorMessage": `a duration with a unit, such as "10s", "500ms" or "2m"`}
 	case t == reflect.TypeOf(ByteSize(0)):
 		s = map[string]any{"anyOf": []any{
 			map[string]any{"type": "integer", "minimum": 0},
-			map[string]any{"type": "string", "pattern": byteSizePattern},
+			map[string]any{"type": "string", "pattern": byteSizePattern, "patternErrorMessage": `a size such as 1048576, "1MiB" or "512KB"`},
 		}}
 	case t.Kind() == reflect.Struct:
 		s = structSchema(t, def, path, root)
