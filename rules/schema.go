@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -260,9 +259,10 @@ func formatDuration(d time.Duration) string {
 	return s
 }
 
+// toAny copies a list of words into a JSON list.
 func toAny(list []string) []any {
 	out := make([]any, len(list))
-	for i, s := range slices.Clone(list) {
+	for i, s := range list {
 		out[i] = s
 	}
 	return out
