@@ -27,6 +27,11 @@ const (
 	DefaultBackendQueue   = 10000
 )
 
+// defaultBackend holds the defaults of a backend's keys.
+func defaultBackend() BackendConfig {
+	return BackendConfig{Timeout: DefaultBackendTimeout, Retries: DefaultBackendRetries, Queue: DefaultBackendQueue}
+}
+
 // Backend is a configured backend with its secret read.
 type Backend struct {
 	Name    string
@@ -40,16 +45,17 @@ type Backend struct {
 
 // applyBackendDefaults fills the keys each backend leaves out.
 func applyBackendDefaults(raw map[string]any, cfg *Config) {
+	def := defaultBackend()
 	for name, b := range cfg.Backends {
 		key := "backends." + name
 		if !rawHas(raw, key+".timeout") {
-			b.Timeout = DefaultBackendTimeout
+			b.Timeout = def.Timeout
 		}
 		if !rawHas(raw, key+".retries") {
-			b.Retries = DefaultBackendRetries
+			b.Retries = def.Retries
 		}
 		if !rawHas(raw, key+".queue") {
-			b.Queue = DefaultBackendQueue
+			b.Queue = def.Queue
 		}
 		cfg.Backends[name] = b
 	}

@@ -137,6 +137,14 @@ const (
 	AckError  = "error"
 )
 
+// The values of LogConfig.Level and LogConfig.Format, and of the items of
+// SocketIOConfig.Transports.
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"console", "json"}
+	transports = []string{"polling", "websocket"}
+)
+
 // LogConfig configures logging.
 type LogConfig struct {
 	Level  string `koanf:"level" doc:"debug, info, warn or error"`

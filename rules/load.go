@@ -8,6 +8,7 @@ import (
 	pathpkg "path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -618,8 +619,8 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 		ps.add("socketio.path", "", "socketio.path: must start with /, got %q", cfg.SocketIO.Path)
 	}
 	for i, tr := range cfg.SocketIO.Transports {
-		if tr != "polling" && tr != "websocket" {
-			ps.add(fmt.Sprintf("socketio.transports[%d]", i), "", "socketio.transports: unknown transport %q%s", tr, DidYouMean(tr, []string{"polling", "websocket"}))
+		if !slices.Contains(transports, tr) {
+			ps.add(fmt.Sprintf("socketio.transports[%d]", i), "", "socketio.transports: unknown transport %q%s", tr, DidYouMean(tr, transports))
 		}
 	}
 	validateEngine(ps, &cfg.SocketIO)
@@ -673,14 +674,10 @@ func validateSettings(all *problems, failed map[string]bool, cfg *Config) {
 	default:
 		ps.add("socketio.ack_unanswered", "", "socketio.ack_unanswered: want silent or error, got %q%s", cfg.SocketIO.AckUnanswered, DidYouMean(cfg.SocketIO.AckUnanswered, []string{AckSilent, AckError}))
 	}
-	switch cfg.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		ps.add("log.level", "", "log.level: want debug, info, warn or error, got %q%s", cfg.Log.Level, DidYouMean(cfg.Log.Level, []string{"debug", "info", "warn", "error"}))
+	if !slices.Contains(logLevels, cfg.Log.Level) {
+		ps.add("log.level", "", "log.level: want debug, info, warn or error, got %q%s", cfg.Log.Level, DidYouMean(cfg.Log.Level, logLevels))
 	}
-	switch cfg.Log.Format {
-	case "console", "json":
-	default:
+	if !slices.Contains(logFormats, cfg.Log.Format) {
 		ps.add("log.format", "", "log.format: want console or json, got %q", cfg.Log.Format)
 	}
 	validateCluster(ps, cfg)

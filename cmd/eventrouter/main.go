@@ -11,9 +11,11 @@ import (
 	"github.com/eventrouter/eventrouter/cmd/eventrouter/cli"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = cli.DefaultVersion
+// version and commit are set at build time by package.sh, with -ldflags
+// "-X main.version=... -X main.commit=..."; left empty, "eventrouter
+// version" reads the build information the go command stamped.
+var version, commit string
 
 func main() {
-	os.Exit(cli.Run(context.Background(), os.Args[1:], cli.WithVersion(version)))
+	os.Exit(cli.Run(context.Background(), os.Args[1:], cli.WithVersion(version), cli.WithCommit(commit)))
 }

@@ -1,5 +1,5 @@
 // Package cli is the eventrouter command line: the run, check, test,
-// hash-password, version and help subcommands. cmd/eventrouter is a thin main around it,
+// hash-password, health, schema, completion, man, version and help subcommands. cmd/eventrouter is a thin main around it,
 // and a custom build that adds action plugins is another:
 //
 //	package main
@@ -26,6 +26,10 @@
 //	eventrouter check [--config FILE] [--test]
 //	eventrouter test [PATH ...] [--run REGEX] [-v]
 //	eventrouter hash-password [--cost N] < PASSWORD_FILE
+//	eventrouter health [--config FILE] [--admin ADDR] [--live] [--timeout DURATION]
+//	eventrouter schema
+//	eventrouter completion bash|zsh|fish
+//	eventrouter man
 //	eventrouter version
 //	eventrouter help [COMMAND]
 package cli
@@ -43,9 +47,10 @@ import (
 	"github.com/eventrouter/eventrouter/rules"
 )
 
-// DefaultVersion is what "eventrouter version" prints when no WithVersion
-// option names the build.
-const DefaultVersion = "dev"
+// DefaultVersion is what "eventrouter version" prints when neither a
+// WithVersion option nor the binary's build information names a release:
+// a plain "go build" of a clone.
+const DefaultVersion = "devel"
 
 // Option configures Run.
 type Option func(*app)
@@ -58,7 +63,9 @@ func WithPlugins(plugins ...rules.Plugin) Option {
 }
 
 // WithVersion sets the version "eventrouter version" prints; main packages
-// usually pass a variable set with -ldflags "-X main.version=...".
+// usually pass a variable set with -ldflags "-X main.version=...". An empty
+// version is no option: the binary's build information names it, as
+// without the option.
 func WithVersion(version string) Option {
 	return func(a *app) { a.version = version }
 }
@@ -67,6 +74,13 @@ func WithVersion(version string) Option {
 // default os.Stdin.
 func WithInput(stdin io.Reader) Option {
 	return func(a *app) { a.stdin = stdin }
+}
+
+// WithCommit sets the commit "eventrouter version" prints, usually from
+// -ldflags "-X main.commit=..."; without it (or with "") the VCS revision
+// that the go command stamped into the binary is printed.
+func WithCommit(commit string) Option {
+	return func(a *app) { a.commit = commit }
 }
 
 // WithOutput sets where the commands write their output and their errors
@@ -80,7 +94,7 @@ func WithOutput(stdout, stderr io.Writer) Option {
 // failure, 2 on a usage error. The daemon ("run") stops when ctx is done
 // or on SIGTERM or SIGINT.
 func Run(ctx context.Context, args []string, opts ...Option) int {
-	a := &app{version: DefaultVersion, stdout: os.Stdout, stderr: os.Stderr}
+	a := &app{stdout: os.Stdout, stderr: os.Stderr}
 	for _, o := range opts {
 		o(a)
 	}
@@ -92,12 +106,12 @@ func Run(ctx context.Context, args []string, opts ...Option) int {
 }
 
 // app is one invocation of the command line: the plugins it adds and the
-// version it reports.
+// version and commit it reports ("" for the build information's).
 type app struct {
-	plugins        []rules.Plugin
-	version        string
-	stdout, stderr io.Writer
-	stdin          io.Reader // nil means os.Stdin
+	plugins         []rules.Plugin
+	version, commit string
+	stdout, stderr  io.Writer
+	stdin           io.Reader // nil means os.Stdin
 }
 
 // newRegistry returns a fresh registry of the built-in plugins and the
@@ -142,7 +156,11 @@ func (a *app) commands() []command {
 		{"hash-password", "print the bcrypt hash of a password from stdin, for admin_ui", func(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return a.runHashPassword(a.stdinOf(), args, stdout, stderr)
 		}},
-		{"version", "print the version", a.runVersion},
+		{"health", "ask a running daemon's admin listener whether it is ready", a.runHealth},
+		{"schema", "print the JSON Schema of config.yaml, for editors", a.runSchema},
+		{"completion", "print a shell completion script (bash, zsh or fish)", a.runCompletion},
+		{"man", "print the man page, eventrouter(1), in roff", a.runMan},
+		{"version", "print the version, commit and Go version", a.runVersion},
 		{"help", "list the commands, or show one's usage (help COMMAND)", a.runHelp},
 	}
 }
@@ -204,29 +222,28 @@ func (a *app) runHelp(ctx context.Context, args []string, stdout, stderr io.Writ
 	return c.run(ctx, []string{"-h"}, stdout, stdout)
 }
 
-// runVersion prints the version.
-func (a *app) runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: eventrouter version
-
-Prints the version of this binary.
-`)
-	}
+// parseNoArgs parses the flags of a command that takes no argument. It
+// reports false, with the exit code to return, when the command must stop
+// there: 0 after -h, 2 on a bad flag or an argument.
+func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return helpOrUsageError(err), false
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "eventrouter version: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "eventrouter %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		fs.Usage()
-		return 2
+		return 2, false
 	}
-	fmt.Fprintf(stdout, "eventrouter %s\n", a.version)
-	return 0
+	return 0, true
+}
+
+// helpOrUsageError returns the exit code of a failed fs.Parse: 0 when it
+// printed the usage that -h asked for, else 2.
+func helpOrUsageError(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 // usage writes the command list.

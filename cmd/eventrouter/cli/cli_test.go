@@ -21,6 +21,11 @@ func TestCLI(t *testing.T) {
 	}{
 		{"version", []string{"version"}, 0, []string{"eventrouter "}, nil},
 		{"version refuses an argument", []string{"version", "extra"}, 2, nil, []string{`unexpected argument "extra"`, "Usage: eventrouter version"}},
+		{"schema", []string{"schema"}, 0, []string{`"$schema": "https://json-schema.org/draft/2020-12/schema"`, `"methods"`}, nil},
+		{"schema refuses an argument", []string{"schema", "extra"}, 2, nil, []string{`unexpected argument "extra"`, "Usage: eventrouter schema"}},
+		{"completion needs a shell", []string{"completion"}, 2, nil, []string{"name one shell", "Usage: eventrouter completion"}},
+		{"completion unknown shell", []string{"completion", "tcsh"}, 2, nil, []string{`unknown shell "tcsh"`}},
+		{"man refuses an argument", []string{"man", "1"}, 2, nil, []string{`unexpected argument "1"`}},
 		{"help", []string{"help"}, 0, []string{"Usage:", "Commands:", "  check "}, nil},
 		{"help COMMAND", []string{"help", "check"}, 0, []string{"Usage: eventrouter check", "-config"}, nil},
 		{"help unknown command", []string{"help", "frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Commands:"}},
@@ -101,6 +106,10 @@ func TestHelp(t *testing.T) {
 		"test":          "Usage: eventrouter test",
 		"version":       "Usage: eventrouter version",
 		"hash-password": "Usage: eventrouter hash-password",
+		"schema":        "Usage: eventrouter schema",
+		"health":        "Usage: eventrouter health",
+		"completion":    "Usage: eventrouter completion",
+		"man":           "Usage: eventrouter man",
 		"help":          "Commands:",
 	}
 	for _, c := range (&app{}).commands() {

@@ -132,8 +132,14 @@ func startDaemonVia(t *testing.T, wrapper []string, config string, extraEnv ...s
 // and on a random loopback admin port.
 func launch(t *testing.T, wrapper []string, path, listen string, extraEnv ...string) *proc {
 	t.Helper()
+	return launchBinary(t, binary, wrapper, path, listen, "127.0.0.1:0", extraEnv...)
+}
+
+// launchBinary is launch with another binary and admin address.
+func launchBinary(t *testing.T, bin string, wrapper []string, path, listen, admin string, extraEnv ...string) *proc {
+	t.Helper()
 	p := &proc{path: path, exited: make(chan struct{})}
-	args := append(slices.Clone(wrapper), binary, "run", "--config", path, "--listen", listen, "--admin-listen", "127.0.0.1:0")
+	args := append(slices.Clone(wrapper), bin, "run", "--config", path, "--listen", listen, "--admin-listen", admin)
 	p.cmd = exec.Command(args[0], args[1:]...)
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, rules.EnvPrefix) || strings.HasPrefix(kv, "NOTIFY_SOCKET=") || strings.HasPrefix(kv, "WATCHDOG_") {

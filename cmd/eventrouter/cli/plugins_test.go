@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -76,10 +77,10 @@ func TestWithPlugins(t *testing.T) {
 // printed.
 func TestWithVersion(t *testing.T) {
 	var stdout bytes.Buffer
-	if code := Run(context.Background(), []string{"version"}, WithOutput(&stdout, &stdout), WithVersion("1.2.3-custom")); code != 0 {
+	if code := Run(context.Background(), []string{"version"}, WithOutput(&stdout, &stdout), WithVersion("1.2.3-custom"), WithCommit("0123abc")); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, &stdout)
 	}
-	if got, want := stdout.String(), "eventrouter 1.2.3-custom\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	if got, want := stdout.String(), "eventrouter 1.2.3-custom\ncommit: 0123abc\ngo: "+runtime.Version(); !strings.HasPrefix(got, want) {
+		t.Errorf("got %q, want it to start with %q", got, want)
 	}
 }
