@@ -11,6 +11,8 @@
 // Commands (stdin):
 //   {"op":"open","id":"a","url":"http://...","width":540,"height":640}  a new tab
 //   {"op":"fill","id":"a","selector":"#text","value":"hi"}
+//       a selector is CSS (any Playwright selector), or "label:Username"
+//       (the field so labelled) or "button:Connect" (the button so named)
 //   {"op":"press","id":"a","selector":"#text","key":"Enter"}
 //   {"op":"click","id":"a","selector":"#join"}
 //   {"op":"wait","id":"a","selector":"#state[data-state=connected]","text":"...","timeout_ms":10000}
@@ -58,6 +60,13 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   ],
   viewport: { width: 540, height: 640 },
 });
+// The tests have no network beyond loopback: a page's request elsewhere
+// (the Admin UI links fonts and icons from CDNs) is refused at once rather
+// than left to time out.
+await context.route("**/*", (route) => {
+  const host = new URL(route.request().url()).hostname;
+  return host === "127.0.0.1" || host === "localhost" || host === "[::1]" ? route.continue() : route.abort();
+});
 // A persistent context opens one blank tab; tabs are opened by "open".
 for (const p of context.pages()) await p.close();
 
@@ -68,6 +77,16 @@ function page(id) {
   const p = pages.get(id);
   if (!p) throw new Error(`no tab ${JSON.stringify(id)}`);
   return p;
+}
+
+// locate finds a selector in tab id: "label:TEXT" is the form field
+// labelled TEXT, "button:NAME" the button named NAME; anything else is a
+// Playwright selector (CSS by default).
+function locate(id, selector) {
+  const p = page(id);
+  if (selector.startsWith("label:")) return p.getByLabel(selector.slice(6), { exact: true });
+  if (selector.startsWith("button:")) return p.getByRole("button", { name: selector.slice(7), exact: true });
+  return p.locator(selector);
 }
 
 function timeout(cmd) {
@@ -145,25 +164,25 @@ async function handle(cmd) {
     case "open":
       return open(cmd);
     case "fill":
-      return page(cmd.id).fill(cmd.selector, cmd.value, { timeout: timeout(cmd) });
+      return locate(cmd.id, cmd.selector).first().fill(cmd.value, { timeout: timeout(cmd) });
     case "press":
-      return page(cmd.id).press(cmd.selector, cmd.key, { timeout: timeout(cmd) });
+      return locate(cmd.id, cmd.selector).first().press(cmd.key, { timeout: timeout(cmd) });
     case "click":
-      return page(cmd.id).click(cmd.selector, { timeout: timeout(cmd) });
+      return locate(cmd.id, cmd.selector).first().click({ timeout: timeout(cmd) });
     case "wait": {
-      let loc = page(cmd.id).locator(cmd.selector);
+      let loc = locate(cmd.id, cmd.selector);
       if (cmd.text) loc = loc.filter({ hasText: cmd.text });
       await loc.first().waitFor({ state: "attached", timeout: timeout(cmd) });
       return true;
     }
     case "text":
-      return page(cmd.id).locator(cmd.selector).first().textContent({ timeout: timeout(cmd) });
+      return locate(cmd.id, cmd.selector).first().textContent({ timeout: timeout(cmd) });
     case "count":
-      return page(cmd.id).locator(cmd.selector).count();
+      return locate(cmd.id, cmd.selector).count();
     case "eval":
       return page(cmd.id).evaluate(cmd.expr);
     case "screenshot":
-      await page(cmd.id).screenshot({ path: cmd.path });
+      await page(cmd.id).screenshot({ path: cmd.path, animations: "disabled" }); // transitions finished, not half-faded
       return cmd.path;
     case "compose":
       return compose(cmd);

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/eventrouter/eventrouter/internal/browser"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // The chat demo, examples/chat, in a real browser: its page and the
@@ -35,8 +36,8 @@ func chatExampleConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dirs := regexp.MustCompile(`(?m)^(\s+dir: )(\S+)$`)
-	if n := len(dirs.FindAll(raw, -1)); n != 2 {
-		t.Fatalf("examples/chat/config.yaml has %d static dirs, want 2 (the page and the bundle)", n)
+	if n := len(dirs.FindAll(raw, -1)); n != 3 {
+		t.Fatalf("examples/chat/config.yaml has %d static dirs, want 3 (the page, the bundle and the Admin UI)", n)
 	}
 	return dirs.ReplaceAllStringFunc(string(raw), func(line string) string {
 		m := dirs.FindStringSubmatch(line)
@@ -214,15 +215,7 @@ func TestChatExampleInBrowser(t *testing.T) {
 			}
 		}
 		c.screenshot(t, "chat")
-		if os.Getenv("ERTEST_UPDATE_SCREENSHOT") == "1" {
-			raw, err := os.ReadFile(filepath.Join(art, "chat.png"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile("../../../docs/img/chat.png", raw, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		updateDocImage(t, filepath.Join(art, "chat.png"), "chat.png")
 	})
 
 	for _, e := range b.Events() {
@@ -360,5 +353,74 @@ func TestChatExampleRoomsReloadRestart(t *testing.T) {
 		if e.Type == "dialog" || e.Type == "pageerror" {
 			t.Errorf("%s in %s: %s", e.Type, e.ID, e.Message)
 		}
+	}
+}
+
+// TestChatExampleAdminUI: the official Socket.IO Admin UI, served by the
+// chat example's /admin-ui mount and enabled through the environment as
+// the example says, logs in and lists the two chat tabs' sockets and their
+// rooms. ERTEST_UPDATE_SCREENSHOT=1 writes docs/img/admin-ui.png.
+func TestChatExampleAdminUI(t *testing.T) {
+	b := browser.Start(t)
+	art := browser.Artifacts(t)
+	const password = "chat-admin-password"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startDaemon(t, chatExampleConfig(t), "EVENTROUTER_LOG_FORMAT=json",
+		"EVENTROUTER_ADMIN_UI_ENABLED=true", "EVENTROUTER_ADMIN_UI_AUTH_PASSWORD_HASH="+string(hash))
+
+	c := &chatPage{b: b, art: art}
+	ann := c.open(t, "ann", "ann", p.URL+"/?transport=websocket")
+	bob := c.open(t, "bob", "bob", p.URL+"/?transport=polling")
+	c.join(t, ann, "lobby")
+	c.join(t, bob, "games")
+	c.send(t, ann, "hello, admins")
+	sids := []string{c.sid(t, ann), c.sid(t, bob)}
+
+	const ui = "admin"
+	b.Do(t, map[string]any{"op": "open", "id": ui, "url": p.URL + "/admin-ui/", "width": 1400, "height": 860})
+	b.Fill(t, ui, "label:Server URL", p.URL)
+	b.Fill(t, ui, "label:Username", "admin")
+	b.Fill(t, ui, "label:Password", password)
+	b.Click(t, ui, "button:Connect")
+	// The dashboard lists the namespaces from server_stats once logged in.
+	b.Wait(t, ui, `role=cell[name="/admin"]`, "")
+	b.Screenshot(t, ui, filepath.Join(art, "admin-dashboard.png"))
+
+	b.Do(t, map[string]any{"op": "eval", "id": ui, "expr": `location.hash = "#/sockets/"`})
+	for _, sid := range sids {
+		b.Wait(t, ui, fmt.Sprintf("text=%q", sid), "")
+	}
+	b.Screenshot(t, ui, filepath.Join(art, "admin-sockets.png"))
+
+	b.Do(t, map[string]any{"op": "eval", "id": ui, "expr": `location.hash = "#/rooms/"`})
+	for _, room := range []string{"room:lobby", "room:games"} {
+		b.Wait(t, ui, fmt.Sprintf("text=%q", room), "")
+	}
+	b.Screenshot(t, ui, filepath.Join(art, "admin-rooms.png"))
+
+	updateDocImage(t, filepath.Join(art, "admin-sockets.png"), "admin-ui.png")
+	for _, e := range b.Events() {
+		if e.Type == "dialog" || e.Type == "pageerror" {
+			t.Errorf("%s in %s: %s", e.Type, e.ID, e.Message)
+		}
+	}
+}
+
+// updateDocImage copies the screenshot src to docs/img/name, the README's
+// copy, when ERTEST_UPDATE_SCREENSHOT=1.
+func updateDocImage(t *testing.T, src, name string) {
+	t.Helper()
+	if os.Getenv("ERTEST_UPDATE_SCREENSHOT") != "1" {
+		return
+	}
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("../../../docs/img", name), raw, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
