@@ -73,6 +73,21 @@ func (r *Router) disconnectRoom(namespace, room string) error {
 	if nsp == nil {
 		return fmt.Errorf("disconnect_room: namespace %q is not declared", namespace)
 	}
+	// The library closes each socket, and the client answers with its
+	// transport's close, which the library can report first (see
+	// lifecycle.go): name the server's reason on this node's sockets
+	// before, so their disconnect rules read it every time.
+	if ids, ok := nsp.Adapter().Rooms().Load(socket.Room(room)); ok {
+		for _, id := range ids.Keys() {
+			if s, ok := nsp.Sockets().Load(id); ok {
+				stateOf(s).setReason(serverDisconnectReason)
+			}
+		}
+	}
 	nsp.In(socket.Room(room)).DisconnectSockets(false)
 	return nil
 }
+
+// serverDisconnectReason is the reason Socket.IO gives a socket the server
+// disconnects.
+const serverDisconnectReason = "server namespace disconnect"
