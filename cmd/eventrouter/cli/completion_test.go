@@ -31,10 +31,11 @@ func generated(t *testing.T, name string, args ...string) string {
 // are the flags it has: completions and the man page are made from them.
 func TestCommandDocs(t *testing.T) {
 	want := map[string][]string{
-		"run":    {"admin-listen", "config", "listen"},
-		"check":  {"config", "test"},
-		"test":   {"run", "v"},
-		"health": {"admin", "config", "live", "timeout"},
+		"run":           {"admin-listen", "config", "listen"},
+		"check":         {"config", "test"},
+		"test":          {"run", "v"},
+		"health":        {"admin", "config", "live", "timeout"},
+		"hash-password": {"cost"},
 	}
 	for _, d := range (&app{}).commandDocs() {
 		var got []string
