@@ -1,6 +1,7 @@
 package eventrouter_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -179,6 +180,31 @@ func TestAdminUILogin(t *testing.T) {
 	if r := nextAdminEvent(t, a, "again"); r.Event != "config" {
 		t.Fatalf("after a session login: got %s, want config (no new session)", r)
 	}
+
+	// Guessing is throttled per address, before the password is checked:
+	// 10 tries at once (5 are spent above), then the right password is
+	// refused too, and a session id still logs in.
+	throttled := false
+	for i := 0; i < 10 && !throttled; i++ {
+		id := fmt.Sprintf("guess-%d", i)
+		a.Connect(id, d.URL+"/admin", adminLogin("admin", fmt.Sprintf("guess %d", i)))
+		switch r := a.WaitConnectError(t, id); r.Message {
+		case "too many login attempts, try again later":
+			throttled = true
+		case "invalid credentials":
+		default:
+			t.Fatalf("guess %d: connect_error %q", i, r.Message)
+		}
+	}
+	if !throttled {
+		t.Fatal("10 more wrong passwords from one address were never throttled")
+	}
+	a.Connect("right-but-throttled", d.URL+"/admin", adminLogin("admin", adminPassword))
+	if r := a.WaitConnectError(t, "right-but-throttled"); r.Message != "too many login attempts, try again later" {
+		t.Errorf("the right password while throttled: connect_error %q", r.Message)
+	}
+	a.Connect("session-while-throttled", d.URL+"/admin", map[string]any{"transports": []string{"websocket"}, "auth": map[string]any{"sessionId": session}})
+	a.WaitConnect(t, "session-while-throttled")
 }
 
 // TestAdminUIDevelopment drives the admin namespace as the UI does: the

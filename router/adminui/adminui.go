@@ -133,6 +133,7 @@ type Server struct {
 	started  time.Time
 
 	sessions *sessions
+	logins   *loginThrottle // password checks per client address
 	stats    *stats
 
 	watchMu sync.Mutex
@@ -172,7 +173,7 @@ func New(io *socket.Server, host Host, opts Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Server{
 		io: io, host: host, opts: opts, log: opts.Logger, hostname: hostname, started: time.Now(),
-		sessions: newSessions(opts.SessionTTL, maxSessions), stats: newStats(),
+		sessions: newSessions(opts.SessionTTL, maxSessions), logins: newLoginThrottle(), stats: newStats(),
 		watched: map[string]bool{}, stop: cancel, done: make(chan struct{}),
 	}
 	if !opts.Readonly {
@@ -236,6 +237,14 @@ func (a *Server) authenticate(s *socket.Socket, next func(*socket.ExtendedError)
 		next(nil)
 		return
 	}
+	addr := a.host.ClientAddress(s)
+	if !a.logins.allow(addr, time.Now()) {
+		// Debug: the refused attempts it stands for were logged, at the
+		// throttled rate, so a flood cannot flood the log.
+		a.log.Debug("admin ui: login throttled", zap.String("address", addr))
+		next(socket.NewExtendedError(tooManyAttempts, nil))
+		return
+	}
 	user, _ := auth["username"].(string)
 	password, _ := auth["password"].(string)
 	// The hash is checked whatever the username, so a wrong one takes as
@@ -255,7 +264,7 @@ func (a *Server) authenticate(s *socket.Socket, next func(*socket.ExtendedError)
 	}
 	// What was typed is not logged: a password typed as the username
 	// would land in the log.
-	a.log.Info("admin ui: login refused", zap.String("address", a.host.ClientAddress(s)), zap.Bool("known_username", userOK))
+	a.log.Info("admin ui: login refused", zap.String("address", addr), zap.Bool("known_username", userOK))
 	next(socket.NewExtendedError(invalidCredentials, nil))
 }
 
