@@ -26,8 +26,13 @@ func ConfigHash(c *rules.Config) string {
 	if err != nil {
 		b = fmt.Appendf(nil, "%#v", c) // vars that JSON cannot encode
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	h := sha256.New()
+	h.Write(b)
+	// Kept out of the JSON (json:"-") so no dump of the config shows it,
+	// but a changed hash is a changed config: the reload then says it
+	// needs a restart instead of skipping the file as unchanged.
+	h.Write([]byte(c.AdminUI.Auth.PasswordHash))
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // ReloadFrom is one reload: it loads a config with load (read, validate,

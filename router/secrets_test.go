@@ -159,3 +159,16 @@ func TestConfigHashCoversSecrets(t *testing.T) {
 		t.Errorf("config hash %q shows the secret", a)
 	}
 }
+
+// TestConfigHashCoversAdminPasswordHash: the Admin UI's password hash is
+// out of the config's JSON, yet changing it changes the config hash, so a
+// reload reports that it needs a restart instead of skipping the file.
+func TestConfigHashCoversAdminPasswordHash(t *testing.T) {
+	hash := func(ph string) string {
+		c := rules.Config{AdminUI: rules.AdminUIConfig{Enabled: true, Auth: rules.AdminUIAuthConfig{Username: "admin", PasswordHash: ph}}}
+		return ConfigHash(&c)
+	}
+	if hash("$2a$04$old") == hash("$2a$04$new") {
+		t.Error("changing admin_ui.auth.password_hash left the config hash unchanged; a reload would skip it silently")
+	}
+}
