@@ -67,6 +67,12 @@ func (h adminHost) ClientAddress(s *socket.Socket) string {
 	return h.r.rt.Load().connAddr(s.Conn())
 }
 
+// ServerDisconnecting marks the sockets the UI is about to disconnect, so
+// their disconnect rules read "server namespace disconnect".
+func (h adminHost) ServerDisconnecting(nsp socket.Namespace, room string) {
+	markServerDisconnect(nsp, room)
+}
+
 // OtherSockets lists nsp's sockets on the other nodes of the cluster.
 func (h adminHost) OtherSockets(ctx context.Context, nsp socket.Namespace) ([]adminui.RemoteSocket, error) {
 	if h.r.cluster == nil {

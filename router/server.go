@@ -73,19 +73,35 @@ func (r *Router) disconnectRoom(namespace, room string) error {
 	if nsp == nil {
 		return fmt.Errorf("disconnect_room: namespace %q is not declared", namespace)
 	}
-	// The library closes each socket, and the client answers with its
-	// transport's close, which the library can report first (see
-	// lifecycle.go): name the server's reason on this node's sockets
-	// before, so their disconnect rules read it every time.
-	if ids, ok := nsp.Adapter().Rooms().Load(socket.Room(room)); ok {
-		for _, id := range ids.Keys() {
-			if s, ok := nsp.Sockets().Load(id); ok {
-				stateOf(s).setReason(serverDisconnectReason)
-			}
-		}
-	}
+	markServerDisconnect(nsp, room)
 	nsp.In(socket.Room(room)).DisconnectSockets(false)
 	return nil
+}
+
+// markServerDisconnect gives this node's sockets in room of nsp (every
+// socket of nsp when room is "") the server's disconnect reason, before
+// the server closes them. The library closes each socket, and the client
+// answers with its transport's close, which the library can report first
+// (see lifecycle.go); marked, their disconnect rules read the server's
+// reason every time.
+func markServerDisconnect(nsp socket.Namespace, room string) {
+	mark := func(id socket.SocketId) {
+		if s, ok := nsp.Sockets().Load(id); ok {
+			stateOf(s).setReason(serverDisconnectReason)
+		}
+	}
+	if room == "" {
+		nsp.Sockets().Range(func(id socket.SocketId, _ *socket.Socket) bool {
+			mark(id)
+			return true
+		})
+		return
+	}
+	if ids, ok := nsp.Adapter().Rooms().Load(socket.Room(room)); ok {
+		for _, id := range ids.Keys() {
+			mark(id)
+		}
+	}
 }
 
 // serverDisconnectReason is the reason Socket.IO gives a socket the server

@@ -58,6 +58,10 @@ type Host interface {
 	// OtherSockets lists nsp's sockets on the other nodes of a cluster.
 	// It is called only when Options.Clustered is set.
 	OtherSockets(ctx context.Context, nsp socket.Namespace) ([]RemoteSocket, error)
+	// ServerDisconnecting is called just before the UI's _disconnect
+	// closes nsp's sockets in room (every socket of nsp when room is
+	// ""), so the host can record why they go.
+	ServerDisconnecting(nsp socket.Namespace, room string)
 }
 
 // fetchWait bounds how long the socket list waits for the other nodes;
@@ -315,6 +319,7 @@ func (a *Server) handleActions(s *socket.Socket) {
 		closeConn, _ := at[bool](args, 1)
 		if target, ok := a.target(nsp, filter); ok {
 			a.log.Info("admin ui: disconnect", zap.String("namespace", nsp), zap.String("filter", filter), zap.Bool("close", closeConn))
+			a.host.ServerDisconnecting(a.namespace(nsp), filter)
 			target.DisconnectSockets(closeConn)
 		}
 	})
