@@ -18,7 +18,12 @@
 #   IDLE=2000 bench/run.sh       fewer idle/connect clients
 #
 # ENGINE=builtin runs eventrouter on its own Engine.IO server
-# (socketio.engine); the default is the library's.
+# (socketio.engine); the default is the library's. The server name
+# eventrouter-builtin in SERVERS is eventrouter on the builtin engine
+# whatever ENGINE says, so both engines can be measured in one run:
+#   SERVERS="eventrouter-builtin eventrouter node" bench/run.sh
+#
+# PHASES="idle connect" runs only those phases (default: all four).
 #
 # Other knobs (env): CLIENTS, RATES, STEP, LAT_STEP, CONNECT_N, OUT,
 # SERVERS (default "eventrouter node yardstick"), NO_REPORT=1 (skip BENCHMARKS.md).
@@ -46,6 +51,14 @@ fi
 CONNECT_N=${CONNECT_N:-$IDLE}
 SERVERS=${SERVERS:-eventrouter node yardstick}
 ENGINE=${ENGINE:-library}
+PHASES=${PHASES:-idle connect sweep latency}
+for phase in $PHASES; do
+	case $phase in idle | connect | sweep | latency) ;; *)
+		echo "bench/run.sh: unknown phase $phase in PHASES (idle, connect, sweep, latency)" >&2
+		exit 2
+		;;
+	esac
+done
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$ROOT/bin/bench-results/$STAMP}
 SVG=bench/p99-vs-rate.svg
@@ -98,6 +111,9 @@ start_server() {
 	case $name in
 	eventrouter)
 		EVENTROUTER_SOCKETIO_ENGINE=$ENGINE taskset -c "$SERVER_CPU" bin/eventrouter --config config.yaml --listen "127.0.0.1:$PORT" >>"$OUT/$name.log" 2>&1 &
+		;;
+	eventrouter-builtin)
+		EVENTROUTER_SOCKETIO_ENGINE=builtin taskset -c "$SERVER_CPU" bin/eventrouter --config config.yaml --listen "127.0.0.1:$PORT" >>"$OUT/$name.log" 2>&1 &
 		;;
 	node)
 		PORT=$PORT taskset -c "$SERVER_CPU" node "$NODE_DIR/server.js" >>"$OUT/$name.log" 2>&1 &
@@ -200,10 +216,9 @@ fi
 T0=$SECONDS
 for name in $SERVERS; do
 	log "=== $name (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-	phase_idle "$name"
-	phase_connect "$name"
-	phase_sweep "$name"
-	phase_latency "$name"
+	for phase in $PHASES; do
+		"phase_$phase" "$name"
+	done
 done
 log "measurements done in $((SECONDS - T0))s; results in $OUT"
 
@@ -211,7 +226,8 @@ log "measurements done in $((SECONDS - T0))s; results in $OUT"
 servers_arg=
 for name in $SERVERS; do
 	case $name in
-	eventrouter) servers_arg+="eventrouter=eventrouter (config.yaml)," ;;
+	eventrouter) servers_arg+="eventrouter=eventrouter (config.yaml, engine $ENGINE)," ;;
+	eventrouter-builtin) servers_arg+="eventrouter-builtin=eventrouter (config.yaml, engine builtin)," ;;
 	node) servers_arg+="node=Node: Express + socket.io $(node -p 'require("./'$NODE_DIR'/node_modules/socket.io/package.json").version' 2>/dev/null)," ;;
 	yardstick) servers_arg+="yardstick=bare gorilla/websocket hub (the yardstick)," ;;
 	*) servers_arg+="$name," ;;

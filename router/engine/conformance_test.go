@@ -152,6 +152,26 @@ var eioCases = []eioCase{
 			t.Errorf("got %d bytes back, want %d", len(got), len(big))
 		}
 	}},
+	// A frame that arrives in pieces: its header a byte at a time, its
+	// payload (larger than a read buffer) in small writes, the next frame
+	// in the same write as its last piece.
+	{name: "message/frame arriving in pieces", run: func(t *testing.T, tg *target) {
+		c, _ := open(t, tg)
+		big := "4" + strings.Repeat("y", 20_000)
+		b := append(maskedFrame(true, 1, []byte(big)), maskedFrame(true, 1, []byte("4after"))...)
+		for i := 0; i < 14; i++ {
+			c.raw(b[i : i+1])
+		}
+		for off := 14; off < len(b); off += 1000 {
+			c.raw(b[off:min(off+1000, len(b))])
+		}
+		if got := c.text(); got != big {
+			t.Errorf("got %d bytes back, want %d", len(got), len(big))
+		}
+		if got := c.text(); got != "4after" {
+			t.Errorf("got %q, want 4after", got)
+		}
+	}},
 	{name: "message/over max_payload closes", run: func(t *testing.T, tg *target) {
 		c, _ := open(t, tg)
 		c.send("4" + strings.Repeat("x", maxPayload+10))
@@ -204,7 +224,7 @@ var eioCases = []eioCase{
 		c.closed()
 		// The library ignores a close packet on websocket: the session
 		// ends by the heartbeat instead.
-		want := map[string]string{"library": "ping timeout", "builtin": "transport close"}[tg.engine]
+		want := map[string]string{"library": "ping timeout", "builtin": "transport close"}[engineKind(tg.engine)]
 		if r := tg.reason(t); r != want {
 			t.Errorf("close reason %q, want %s", r, want)
 		}
@@ -267,7 +287,7 @@ func TestEngineIOProtocol(t *testing.T) {
 func runCases(t *testing.T, cases []eioCase, start func(t *testing.T, engine string) *target) {
 	for _, name := range engines {
 		for _, tc := range cases {
-			if tc.engines != nil && !slices.Contains(tc.engines, name) {
+			if tc.engines != nil && !slices.Contains(tc.engines, engineKind(name)) {
 				continue
 			}
 			t.Run(name+"/"+tc.name, func(t *testing.T) {

@@ -86,7 +86,8 @@ type Conn struct {
 	handling bool                    // a handler goroutine is running
 	ended    *endRequest             // the reader ended; close once inbox is empty
 
-	one [1]byte // what the idle reader reads into
+	rd  reader  // the poller's reading state
+	one [1]byte // what an idle reading goroutine reads into, without the poller
 }
 
 // handshake is what a connection keeps of its handshake request: what the
@@ -268,6 +269,7 @@ func (c *Conn) end(reason string, err error, code int) {
 	default:
 		c.abort()
 	}
+	c.srv.poller.unwatch(c)
 	c.srv.wheel.remove(c)
 	c.srv.forget(c)
 	c.Emit("close", reason, err)

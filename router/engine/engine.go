@@ -103,6 +103,10 @@ type Options struct {
 	// UpgradeTimeout is how long an upgrade from polling may take. Zero
 	// means 10s.
 	UpgradeTimeout time.Duration
+	// ReadGoroutines reads every websocket from a goroutine of its own
+	// instead of the poller (epoll), as on platforms without epoll; for
+	// tests and comparison.
+	ReadGoroutines bool
 }
 
 // bufSize is the size of the pooled read buffers.
@@ -114,8 +118,9 @@ type Server struct {
 	emitter
 	opts  Options
 	cfg   *config.ServerOptions
-	wheel *wheel
-	bufs  sync.Pool
+	wheel  *wheel
+	poller *poller // nil: a reading goroutine per websocket
+	bufs   sync.Pool
 
 	mu          sync.Mutex
 	conns       map[string]*Conn
@@ -155,6 +160,11 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, cfg: cfg, conns: map[string]*Conn{}}
 	s.bufs.New = func() any { b := make([]byte, 0, bufSize); return &b }
 	s.wheel = newWheel(opts.PingInterval, opts.PingTimeout, s.heartbeat)
+	if !opts.ReadGoroutines {
+		// Without a poller (no epoll here, or none left) the server still
+		// works, with a reading goroutine per websocket.
+		s.poller, _ = newPoller()
+	}
 	return s
 }
 
@@ -376,7 +386,7 @@ func (s *Server) openWebsocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wheel.open(c)
 	s.Emit("connection", c)
-	go c.readLoop(initial)
+	c.startReading(nc, initial)
 }
 
 // headerHasToken reports whether a comma-separated header holds token.
@@ -440,6 +450,7 @@ func (s *Server) Close() engine.BaseServer {
 		c.Close(true)
 	}
 	s.wheel.close()
+	s.poller.close()
 	return s
 }
 

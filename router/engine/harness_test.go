@@ -36,8 +36,17 @@ const (
 	wait = 5 * time.Second
 )
 
-// engines are the two Engine.IO servers under test.
-var engines = []string{"library", "builtin"}
+// engines are the Engine.IO servers under test: the library's, and ours
+// with its poller (epoll) and with a reading goroutine per websocket.
+var engines = []string{"library", "builtin", "builtin-goroutines"}
+
+// engineKind is "library" or "builtin": the engine, whatever its reader.
+func engineKind(name string) string {
+	if name == "library" {
+		return name
+	}
+	return "builtin"
+}
 
 // target is one running server.
 type target struct {
@@ -60,7 +69,8 @@ func newEngine(name string) (libengine.BaseServer, http.Handler) {
 		s := libengine.NewServer(opts)
 		return s, s
 	default:
-		s := engine.New(engine.Options{PingInterval: pingInterval, PingTimeout: pingTimeout, MaxPayload: maxPayload, Polling: true})
+		s := engine.New(engine.Options{PingInterval: pingInterval, PingTimeout: pingTimeout, MaxPayload: maxPayload, Polling: true,
+			ReadGoroutines: name == "builtin-goroutines"})
 		return s, s
 	}
 }

@@ -278,7 +278,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	c.nc = nc
 	ps.timer = time.AfterFunc(s.opts.UpgradeTimeout, func() { c.dropUpgrade() })
 	c.wmu.Unlock()
-	go c.readLoop(initial)
+	c.startReading(nc, initial)
 }
 
 // upgradeMessage handles a websocket message while c is upgrading.
@@ -351,6 +351,7 @@ func (c *Conn) dropUpgrade() bool {
 	nc := c.nc
 	c.closing, c.pending = true, nil
 	c.wmu.Unlock()
+	c.srv.poller.unwatch(c)
 	if nc != nil {
 		_ = nc.Close()
 	}

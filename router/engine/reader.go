@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"net"
+	"syscall"
+)
+
+// reader is a websocket's state on the poller, used by the poller's
+// goroutine only (id and rc are set before the connection is registered).
+type reader struct {
+	rc   syscall.RawConn
+	id   uint64  // registration number in the poller, 0 when not registered
+	rest []byte  // the start of a frame not read whole yet, with room for all of it
+	part partial // a fragmented message being assembled
+}
+
+// startReading reads c's websocket nc, from the server's poller when it
+// can (no goroutine while idle), else from a goroutine of its own.
+// initial is what the client sent right behind the handshake; it is
+// handled first, on the caller's goroutine.
+func (c *Conn) startReading(nc net.Conn, initial []byte) {
+	p := c.srv.poller
+	if _, ok := nc.(syscall.Conn); p == nil || !ok {
+		go c.readLoop(initial)
+		return
+	}
+	if len(initial) > 0 && c.consume(initial) {
+		return
+	}
+	if !p.watch(c, nc) {
+		go c.readerEnded(reasonTransportClose, nil, 0) // closed meanwhile
+	}
+}
+
+// readReady reads what arrived for c and handles its frames; the poller
+// calls it when c is readable. It reads at most one pooled buffer, or,
+// while a frame larger than that arrives, into the frame's own buffer.
+func (c *Conn) readReady() {
+	r := &c.rd
+	var buf []byte
+	if r.rest != nil {
+		buf = r.rest
+	} else {
+		buf = c.srv.getBuf()
+	}
+	n, eof := r.readOnce(buf[len(buf):cap(buf)])
+	if eof {
+		c.srv.putBuf(buf)
+		r.rest = nil
+		c.stopReading(reasonTransportClose, nil, 0)
+		return
+	}
+	if n == 0 { // woken for nothing
+		if r.rest == nil {
+			c.srv.putBuf(buf)
+		}
+		return
+	}
+	buf = buf[:len(buf)+n]
+	if r.rest != nil {
+		r.rest = nil
+		c.consume(buf)
+		return
+	}
+	c.consume(buf)
+	c.srv.putBuf(buf)
+}
+
+// consume handles the complete frames in buf and keeps the incomplete
+// rest in c.rd.rest, in a buffer of its own sized for the whole frame. It
+// reports whether the connection ended.
+func (c *Conn) consume(buf []byte) (ended bool) {
+	r := &c.rd
+	off := 0
+	for off < len(buf) {
+		f, need, ferr := parseFrame(buf[off:], c.srv.opts.MaxPayload)
+		if ferr != nil {
+			c.stopReading(reasonTransportError, ferr.err, ferr.code)
+			return true
+		}
+		if need > 0 {
+			rest := make([]byte, len(buf)-off, max(need, 2*(len(buf)-off)))
+			copy(rest, buf[off:])
+			r.rest = rest
+			return false
+		}
+		off += f.size
+		if e := c.frame(f, &r.part); e != nil {
+			c.stopReading(e.reason, e.err, e.code)
+			return true
+		}
+	}
+	return false
+}
+
+// stopReading takes c off the poller and ends it (on a goroutine: the
+// close handlers run the disconnect rules, and the poller must not wait).
+func (c *Conn) stopReading(reason string, err error, code int) {
+	c.srv.poller.unwatch(c)
+	c.rd.rest, c.rd.part = nil, partial{}
+	go c.readerEnded(reason, err, code)
+}
