@@ -116,8 +116,8 @@ const bufSize = 4096
 // and the library's engine.BaseServer for socket.Server.Bind.
 type Server struct {
 	emitter
-	opts  Options
-	cfg   *config.ServerOptions
+	opts   Options
+	cfg    *config.ServerOptions
 	wheel  *wheel
 	poller *poller // nil: a reading goroutine per websocket
 	bufs   sync.Pool
