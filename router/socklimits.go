@@ -248,7 +248,7 @@ type peer struct {
 	dropping atomic.Bool
 
 	mu     sync.Mutex
-	slots  map[*slot]struct{}
+	slots  []*slot // one per namespace the client joined: a slice, not a map
 	closed bool
 }
 
@@ -262,16 +262,15 @@ func (p *peer) hold(sl *slot) {
 		return
 	}
 	sl.peer = p
-	if p.slots == nil {
-		p.slots = map[*slot]struct{}{}
-	}
-	p.slots[sl] = struct{}{}
+	p.slots = append(p.slots, sl)
 	p.mu.Unlock()
 }
 
 func (p *peer) forget(sl *slot) {
 	p.mu.Lock()
-	delete(p.slots, sl)
+	if i := slices.Index(p.slots, sl); i >= 0 {
+		p.slots = slices.Delete(p.slots, i, i+1)
+	}
 	p.mu.Unlock()
 }
 
@@ -279,10 +278,7 @@ func (p *peer) forget(sl *slot) {
 func (p *peer) close() {
 	p.mu.Lock()
 	p.closed = true
-	held := make([]*slot, 0, len(p.slots))
-	for sl := range p.slots {
-		held = append(held, sl)
-	}
+	held := p.slots
 	p.slots = nil
 	p.mu.Unlock()
 	for _, sl := range held {
@@ -337,6 +333,19 @@ func (r *Router) peerOf(conn engine.Socket) *peer {
 		p.close()
 	}
 	_ = conn.Once("close", gone)
+	if r.boot.SocketIO.Engine != rules.EngineBuiltin {
+		r.boundLibraryQueue(conn, p)
+	}
+	if conn.ReadyState() == "closed" { // closed before the listener was there
+		gone()
+	}
+	return p
+}
+
+// boundLibraryQueue holds the library engine's write buffer of conn to
+// socketio.max_queue packets. The builtin engine bounds its queues
+// itself (and ends the connection with wstransport.ErrSlowClient).
+func (r *Router) boundLibraryQueue(conn engine.Socket, p *peer) {
 	max := int64(r.boot.SocketIO.MaxQueue)
 	_ = conn.On("packetCreate", func(...any) {
 		if p.queued.Add(1) > max && p.dropping.CompareAndSwap(false, true) {
@@ -352,10 +361,6 @@ func (r *Router) peerOf(conn engine.Socket) *peer {
 			}
 		}
 	})
-	if conn.ReadyState() == "closed" { // closed before the listener was there
-		gone()
-	}
-	return p
 }
 
 // dropSlow closes a connection whose client fell more than max packets

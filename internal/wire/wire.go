@@ -30,6 +30,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/eventrouter/eventrouter/internal/emitter"
 	"github.com/eventrouter/eventrouter/internal/rawjson"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -43,9 +44,7 @@ type wireParser struct{ def parser.Parser }
 func (p wireParser) NewEncoder() parser.Encoder { return &encoder{def: p.def.NewEncoder()} }
 
 func (p wireParser) NewDecoder() parser.Decoder {
-	d := &decoder{EventEmitter: types.NewEventEmitter(), def: p.def.NewDecoder()}
-	_ = d.def.On("decoded", d.forward)
-	return d
+	return &decoder{parser: p.def}
 }
 
 // Args is the JSON text of an event's arguments (the event name excluded),
@@ -281,7 +280,9 @@ func sameMap(a, b map[string]any) bool {
 // decoder decodes plain-text EVENT packets itself and hands everything else
 // to the default decoder.
 type decoder struct {
-	types.EventEmitter
+	emitter.Emitter // the library's Client listens here, once per connection: kept small
+	parser          parser.Parser
+	// def is the default decoder while a packet needs it (see defAdd).
 	def parser.Decoder
 	// binary is set while the default decoder reassembles a binary packet:
 	// text packets must then reach it, so that it reports the protocol error.
@@ -306,11 +307,11 @@ func (d *decoder) Add(data any) error {
 		b = []byte(x)
 	default:
 		d.emitted.Store(false)
-		err := d.def.Add(data)
-		if d.emitted.Load() {
-			d.binary.Store(false) // the last attachment arrived
-		}
-		return err
+		return d.defAdd(data, func(error) {
+			if d.emitted.Load() {
+				d.binary.Store(false) // the last attachment arrived
+			}
+		})
 	}
 	if !d.binary.Load() {
 		if p := decodeEvent(b); p != nil {
@@ -320,17 +321,42 @@ func (d *decoder) Add(data any) error {
 	}
 	if len(b) > 0 && (b[0] == '0'+byte(parser.BINARY_EVENT) || b[0] == '0'+byte(parser.BINARY_ACK)) {
 		d.binary.Store(true)
-		err := d.def.Add(data)
-		if err != nil {
-			d.binary.Store(false)
-		}
-		return err
+		return d.defAdd(data, func(err error) {
+			if err != nil {
+				d.binary.Store(false)
+			}
+		})
 	}
-	return d.def.Add(data)
+	return d.defAdd(data, nil)
+}
+
+// defAdd passes data to the default decoder, made for it if there is
+// none; then runs after with the decoder's error, and drops the default decoder unless a binary
+// packet is half reassembled in it. Most clients send nothing but plain
+// events once connected, so an idle client keeps no default decoder (and
+// no emitter of the library's, about 500 bytes).
+func (d *decoder) defAdd(data any, after func(error)) error {
+	if d.def == nil {
+		d.def = d.parser.NewDecoder()
+		_ = d.def.On("decoded", d.forward)
+	}
+	err := d.def.Add(data)
+	if after != nil {
+		after(err)
+	}
+	if !d.binary.Load() {
+		d.def = nil
+	}
+	return err
 }
 
 // Destroy releases the default decoder's state.
-func (d *decoder) Destroy() { d.def.Destroy() }
+func (d *decoder) Destroy() {
+	if d.def != nil {
+		d.def.Destroy()
+		d.def = nil
+	}
+}
 
 // decodeEvent decodes b when it is a well-formed plain-text EVENT packet, or
 // returns nil to let the default decoder handle it (and report any error).

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"weak"
 
+	"github.com/eventrouter/eventrouter/internal/emitter"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	eio "github.com/zishang520/socket.io/servers/engine/v3"
@@ -60,7 +62,7 @@ var errProtocol = errors.New("protocol error")
 // Conn is one Engine.IO connection over websocket. It implements the
 // library's engine.Socket, which is all the Socket.IO layer sees of it.
 type Conn struct {
-	emitter
+	emitter.Emitter
 	srv   *Server
 	id    string
 	nc    net.Conn
@@ -93,7 +95,7 @@ type Conn struct {
 // handshake is what a connection keeps of its handshake request: what the
 // Socket.IO layer and the rules read (headers, query, address, URL, TLS).
 type handshake struct {
-	header   http.Header
+	header   string // packHeader's form: one string instead of a map and a slice per name
 	host     string
 	path     string
 	rawQuery string
@@ -163,11 +165,47 @@ func (c *Conn) Request() *types.HttpContext {
 	r := &http.Request{
 		Method: http.MethodGet, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		URL:    &url.URL{Path: c.hs.path, RawQuery: c.hs.rawQuery},
-		Header: c.hs.header, Host: c.hs.host, RequestURI: c.hs.uri, RemoteAddr: c.hs.remote, TLS: c.hs.tls,
+		Header: unpackHeader(c.hs.header), Host: c.hs.host, RequestURI: c.hs.uri, RemoteAddr: c.hs.remote, TLS: c.hs.tls,
 	}
 	ctx := types.NewHttpContext(noResponse{}, r)
 	c.req = weak.Make(ctx)
 	return ctx
+}
+
+// packHeader keeps h in one string: name, NUL, value, NUL, for every
+// value in order. HTTP field values cannot hold a NUL (net/http refuses
+// them), so the form is unambiguous.
+func packHeader(h http.Header) string {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 2
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for k, vs := range h {
+		for _, v := range vs {
+			b.WriteString(k)
+			b.WriteByte(0)
+			b.WriteString(v)
+			b.WriteByte(0)
+		}
+	}
+	return b.String()
+}
+
+// unpackHeader is the header packHeader packed; its strings share the
+// packed one.
+func unpackHeader(s string) http.Header {
+	h := http.Header{}
+	for s != "" {
+		var k, v string
+		k, s, _ = strings.Cut(s, "\x00")
+		v, s, _ = strings.Cut(s, "\x00")
+		h[k] = append(h[k], v)
+	}
+	return h
 }
 
 // noResponse is the ResponseWriter of a rebuilt handshake request: the

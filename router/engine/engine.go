@@ -73,6 +73,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventrouter/eventrouter/internal/emitter"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/config"
@@ -115,7 +116,7 @@ const bufSize = 4096
 // Server is an Engine.IO server: an http.Handler for the Engine.IO path,
 // and the library's engine.BaseServer for socket.Server.Bind.
 type Server struct {
-	emitter
+	emitter.Emitter
 	opts   Options
 	cfg    *config.ServerOptions
 	wheel  *wheel
@@ -308,7 +309,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, sid, transport 
 // newConn builds a connection from its handshake request.
 func (s *Server) newConn(nc net.Conn, r *http.Request) *Conn {
 	return &Conn{srv: s, id: newID(), nc: nc, hs: handshake{
-		header: r.Header.Clone(), host: r.Host, path: r.URL.Path, rawQuery: r.URL.RawQuery,
+		header: packHeader(r.Header), host: r.Host, path: r.URL.Path, rawQuery: r.URL.RawQuery,
 		uri: r.RequestURI, remote: r.RemoteAddr, tls: r.TLS,
 	}}
 }

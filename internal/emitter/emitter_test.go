@@ -1,4 +1,4 @@
-package engine
+package emitter
 
 import (
 	"testing"
@@ -13,7 +13,7 @@ func (h *holder) on(...any) { h.n++ }
 // method value, Once fires once, and a panicking listener does not stop
 // the others.
 func TestEmitterRemovesMethodValues(t *testing.T) {
-	var e emitter
+	var e Emitter
 	h := &holder{}
 	_ = e.On("data", h.on)
 	_ = e.Once("close", h.on)

@@ -1,4 +1,9 @@
-package engine
+// Package emitter is a small types.EventEmitter for objects the library's
+// Socket.IO layer listens to (an Engine.IO connection, a packet decoder):
+// one slice of listeners under a mutex. The library's emitter keeps a
+// concurrent map of slices per object, about 1 KB for the few listeners
+// such an object has; this one costs 32 bytes a listener.
+package emitter
 
 import (
 	"reflect"
@@ -7,11 +12,10 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
-// emitter is a small types.EventEmitter: one slice of listeners under a
-// mutex. The library's emitter keeps a concurrent map of slices per
-// object, about 1 KB for the few listeners a connection has; the Socket.IO
-// layer registers four on a connection and the router two or three.
-type emitter struct {
+// Emitter is a types.EventEmitter; its zero value is ready to use.
+// Listeners run in registration order; one that panics is recovered, so
+// one bad listener cannot take the daemon down.
+type Emitter struct {
 	mu sync.Mutex
 	ls []listener
 }
@@ -19,36 +23,35 @@ type emitter struct {
 type listener struct {
 	ev   types.EventName
 	fn   types.EventListener
-	ptr  uintptr // the function's code pointer, what RemoveListener compares
 	once bool
 }
 
-var _ types.EventEmitter = (*emitter)(nil)
+var _ types.EventEmitter = (*Emitter)(nil)
 
-func (e *emitter) add(ev types.EventName, once bool, fns []types.EventListener) {
+func (e *Emitter) add(ev types.EventName, once bool, fns []types.EventListener) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, fn := range fns {
 		if fn != nil {
-			e.ls = append(e.ls, listener{ev: ev, fn: fn, ptr: reflect.ValueOf(fn).Pointer(), once: once})
+			e.ls = append(e.ls, listener{ev: ev, fn: fn, once: once})
 		}
 	}
 }
 
 // AddListener registers listeners for ev.
-func (e *emitter) AddListener(ev types.EventName, fns ...types.EventListener) error {
+func (e *Emitter) AddListener(ev types.EventName, fns ...types.EventListener) error {
 	e.add(ev, false, fns)
 	return nil
 }
 
 // On registers listeners for ev.
-func (e *emitter) On(ev types.EventName, fns ...types.EventListener) error {
+func (e *Emitter) On(ev types.EventName, fns ...types.EventListener) error {
 	e.add(ev, false, fns)
 	return nil
 }
 
 // Once registers listeners for the next ev only.
-func (e *emitter) Once(ev types.EventName, fns ...types.EventListener) error {
+func (e *Emitter) Once(ev types.EventName, fns ...types.EventListener) error {
 	e.add(ev, true, fns)
 	return nil
 }
@@ -56,7 +59,7 @@ func (e *emitter) Once(ev types.EventName, fns ...types.EventListener) error {
 // Emit calls ev's listeners in registration order, outside the lock; a
 // listener that panics is recovered, so one bad listener cannot take the
 // daemon down (as the library's emitter does).
-func (e *emitter) Emit(ev types.EventName, args ...any) {
+func (e *Emitter) Emit(ev types.EventName, args ...any) {
 	var buf [4]types.EventListener
 	fns := buf[:0]
 	e.mu.Lock()
@@ -84,7 +87,7 @@ func call(fn types.EventListener, args []any) {
 }
 
 // EventNames lists the events with listeners.
-func (e *emitter) EventNames() []types.EventName {
+func (e *Emitter) EventNames() []types.EventName {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []types.EventName
@@ -106,12 +109,12 @@ func containsName(names []types.EventName, n types.EventName) bool {
 }
 
 // ListenerCount counts ev's listeners.
-func (e *emitter) ListenerCount(ev types.EventName) int {
+func (e *Emitter) ListenerCount(ev types.EventName) int {
 	return len(e.Listeners(ev))
 }
 
 // Listeners returns a copy of ev's listeners.
-func (e *emitter) Listeners(ev types.EventName) []types.EventListener {
+func (e *Emitter) Listeners(ev types.EventName) []types.EventListener {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []types.EventListener
@@ -125,7 +128,7 @@ func (e *emitter) Listeners(ev types.EventName) []types.EventListener {
 
 // RemoveAllListeners removes ev's listeners and reports whether there
 // were any.
-func (e *emitter) RemoveAllListeners(ev types.EventName) bool {
+func (e *Emitter) RemoveAllListeners(ev types.EventName) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	kept := e.ls[:0]
@@ -142,7 +145,7 @@ func (e *emitter) RemoveAllListeners(ev types.EventName) bool {
 
 // RemoveListener removes the first listener of ev that is fn (compared
 // by code pointer, as the library does) and reports whether it found one.
-func (e *emitter) RemoveListener(ev types.EventName, fn types.EventListener) bool {
+func (e *Emitter) RemoveListener(ev types.EventName, fn types.EventListener) bool {
 	if fn == nil {
 		return false
 	}
@@ -150,7 +153,7 @@ func (e *emitter) RemoveListener(ev types.EventName, fn types.EventListener) boo
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i, l := range e.ls {
-		if l.ev == ev && l.ptr == ptr {
+		if l.ev == ev && reflect.ValueOf(l.fn).Pointer() == ptr {
 			e.ls = append(e.ls[:i], e.ls[i+1:]...)
 			e.ls[len(e.ls):cap(e.ls)][0] = listener{}
 			return true
@@ -160,11 +163,11 @@ func (e *emitter) RemoveListener(ev types.EventName, fn types.EventListener) boo
 }
 
 // Clear removes every listener.
-func (e *emitter) Clear() {
+func (e *Emitter) Clear() {
 	e.mu.Lock()
 	e.ls = nil
 	e.mu.Unlock()
 }
 
 // Len counts the events with listeners.
-func (e *emitter) Len() int { return len(e.EventNames()) }
+func (e *Emitter) Len() int { return len(e.EventNames()) }
