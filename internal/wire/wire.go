@@ -282,8 +282,9 @@ func sameMap(a, b map[string]any) bool {
 type decoder struct {
 	emitter.Emitter // the library's Client listens here, once per connection: kept small
 	parser          parser.Parser
-	// def is the default decoder while a packet needs it (see defAdd).
-	def parser.Decoder
+	// def is the default decoder while a packet needs it (see defAdd);
+	// atomic, as the library destroys a decoder from another goroutine.
+	def atomic.Pointer[defDecoder]
 	// binary is set while the default decoder reassembles a binary packet:
 	// text packets must then reach it, so that it reports the protocol error.
 	// The default decoder leaves that state only when an attachment
@@ -336,25 +337,29 @@ func (d *decoder) Add(data any) error {
 // events once connected, so an idle client keeps no default decoder (and
 // no emitter of the library's, about 500 bytes).
 func (d *decoder) defAdd(data any, after func(error)) error {
-	if d.def == nil {
-		d.def = d.parser.NewDecoder()
-		_ = d.def.On("decoded", d.forward)
+	def := d.def.Load()
+	if def == nil {
+		def = &defDecoder{d.parser.NewDecoder()}
+		_ = def.On("decoded", d.forward)
+		d.def.Store(def)
 	}
-	err := d.def.Add(data)
+	err := def.Add(data)
 	if after != nil {
 		after(err)
 	}
 	if !d.binary.Load() {
-		d.def = nil
+		d.def.CompareAndSwap(def, nil)
 	}
 	return err
 }
 
+// defDecoder holds a default decoder, for an atomic pointer.
+type defDecoder struct{ parser.Decoder }
+
 // Destroy releases the default decoder's state.
 func (d *decoder) Destroy() {
-	if d.def != nil {
-		d.def.Destroy()
-		d.def = nil
+	if def := d.def.Swap(nil); def != nil {
+		def.Destroy()
 	}
 }
 

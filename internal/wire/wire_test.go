@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/eventrouter/eventrouter/internal/rawjson"
@@ -383,5 +384,33 @@ func BenchmarkEncode(b *testing.B) {
 				e.Encode(&parser.Packet{Type: parser.EVENT, Nsp: "/", Data: []any{"receive_message", bc.arg}})
 			}
 		})
+	}
+}
+
+// TestDecoderDestroyWhileDecoding checks that the library may destroy a
+// decoder from another goroutine while packets are decoded (it does when
+// a client closes): every packet is still decoded, and -race sees no race
+// on the default decoder, which is made and dropped per packet.
+func TestDecoderDestroyWhileDecoding(t *testing.T) {
+	d := NewParser().NewDecoder()
+	var decoded atomic.Int64
+	_ = d.On("decoded", func(...any) { decoded.Add(1) })
+	const n = 500
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range n {
+			if err := d.Add(types.NewStringBufferString("0")); err != nil {
+				t.Errorf("Add: %v", err)
+				return
+			}
+		}
+	}()
+	for range n {
+		d.Destroy()
+	}
+	<-done
+	if got := decoded.Load(); got != n {
+		t.Errorf("%d packets decoded, want %d", got, n)
 	}
 }
