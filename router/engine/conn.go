@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 	"weak"
@@ -88,6 +89,10 @@ type Conn struct {
 	handling bool                    // a handler goroutine is running
 	ended    *endRequest             // the reader ended; close once inbox is empty
 
+	// raw is the websocket's descriptor, for writes that must not block
+	// (enqueue); nil when it has none (TLS) or before the websocket opened.
+	// Set with nc, under wmu.
+	raw syscall.RawConn
 	rd  reader  // the poller's reading state
 	one [1]byte // what an idle reading goroutine reads into, without the poller
 }
@@ -278,7 +283,7 @@ func (c *Conn) push(p outPacket) bool {
 	if !c.onWS.Load() && c.pollPush(p) {
 		return true
 	}
-	return c.enqueue(p.frame())
+	return c.enqueue(p.frame(), true)
 }
 
 // Close closes the connection after the packets already queued: a close
@@ -290,7 +295,7 @@ func (c *Conn) Close(bool) { c.end(reasonForcedClose, nil, closeNormal) }
 // once for every socket; see router/fanout). A connection still on
 // polling refuses it; the broadcast then takes the engine's path (Write).
 func (c *Conn) DeliverFrame(frame []byte) bool {
-	return c.state.Load() == stateOpen && c.onWS.Load() && c.enqueue(frame)
+	return c.state.Load() == stateOpen && c.onWS.Load() && c.enqueue(frame, false)
 }
 
 // end closes the connection once, with reason: with a close frame of code
@@ -315,11 +320,34 @@ func (c *Conn) end(reason string, err error, code int) {
 }
 
 // enqueue adds a frame for the writer, starting one if none runs.
-func (c *Conn) enqueue(frame []byte) bool {
+//
+// With now set (the connection's own packets: the CONNECT ack, an emit to
+// this socket, an ack, a ping) a frame for an idle connection (no writer
+// running, nothing queued) is written at once on the caller's goroutine,
+// without blocking: only what the socket does not take then is queued. So
+// an idle socket's packets go out in separate writes, as Node writes them,
+// and no writer goroutine is started for them. Broadcast frames
+// (DeliverFrame) always queue, so that under load a connection's frames
+// keep going out together in one writev.
+func (c *Conn) enqueue(frame []byte, now bool) bool {
 	c.wmu.Lock()
 	if c.closing {
 		c.wmu.Unlock()
 		return false
+	}
+	if now && !c.writing && len(c.pending) == 0 && c.raw != nil {
+		n, err := writeNow(c.raw, frame)
+		if err != nil {
+			c.closing, c.pending = true, nil
+			c.wmu.Unlock()
+			go c.end(reasonTransportError, err, 0) // not on the caller's goroutine: see below
+			return false
+		}
+		if n == len(frame) {
+			c.wmu.Unlock()
+			return true
+		}
+		frame = frame[n:]
 	}
 	if len(c.pending) >= c.srv.opts.MaxQueue {
 		c.closing, c.pending = true, nil
@@ -554,7 +582,7 @@ var errTooBig = errors.New("message larger than socketio.max_payload")
 func (c *Conn) control(f frame) (code int, done bool) {
 	switch f.op {
 	case opPing:
-		c.enqueue(wstransport.Frame(opPong, bytes.Clone(f.payload)))
+		c.enqueue(wstransport.Frame(opPong, bytes.Clone(f.payload)), true)
 	case opClose:
 		code = closeNormal
 		if len(f.payload) >= 2 {

@@ -1,9 +1,10 @@
 // Package engine is eventrouter's own Engine.IO v4 server, bound under the
 // library's Socket.IO layer through its public socket.Server.Bind. It
 // exists for memory: with the library's engine an idle websocket client
-// costs about 30 KB (BENCHMARKS.md); most of it is the engine's
-// per-socket objects, the handshake it keeps, gorilla's connection and a
-// goroutine per socket for the heartbeat.
+// costs about 34 KB (BENCHMARKS.md); most of it is the engine's
+// per-socket objects, the handshake it keeps, gorilla's connection, a
+// reading goroutine and a goroutine per socket for the heartbeat. It is
+// the default (socketio.engine: builtin).
 //
 // What it serves (socketio.engine: builtin): the Engine.IO v4 handshake,
 // websocket, HTTP long-polling (polling.go) and the upgrade from polling
@@ -20,46 +21,48 @@
 // packet over websocket closes it at once; frames sent right behind the
 // websocket handshake are read.
 //
-// What a connection keeps, and why (BenchmarkIdleConnection measures it:
-// about 6.6 KB of live heap with the Socket.IO layer, most of it the
-// library's Client and Socket, and one 2 KB stack, against 25.7 KB and
-// two goroutines with 10 KB of stacks on the library's engine):
+// What a connection keeps, and why (bench/run.sh measures it: about 11 KB
+// of RSS per idle websocket at 10 000 connections, against about 34 KB on
+// the library's engine; heap profiles in BENCHMARKS.md):
 //
-//   - No goroutine while idle except its reader, and the reader holds no
-//     buffer then: it waits in Read for one byte into the connection's own
-//     one-byte array, then takes a pooled buffer, reads whatever has
-//     arrived (two frames in one read are both kept), handles every
-//     complete frame and gives the buffer back when nothing is left over.
-//     The wait is a direct Read from a small frame: through io.ReadFull
-//     the idle stack needed more than the 1 KB a collection shrinks a 4 KB
-//     stack below, and every reader kept 4 KB. Messages are handled on a
-//     short-lived goroutine (as in router/wstransport), so the reader's
-//     stack never grows with the rules.
-//   - Why a blocking reader and not an event loop (lesismal/nbio,
-//     gobwas/ws with netpoll): it composes with net/http's hijack, the
-//     router's listener limits and deadlines without a second network stack
-//     or a new dependency, and it is the prototype's design, measured at
-//     12.3–13.3 KB. Its whole cost is the 2 KB stack; an event-driven
-//     reader would save that and is the next step if the 12 KB target asks
-//     for it.
+//   - No goroutine while idle. One poller per server (poller_linux.go)
+//     waits in epoll for every websocket and reads a connection when it has
+//     bytes, into a pooled buffer it gives back at once; an incomplete
+//     frame is kept in a buffer sized for the whole frame. Messages are
+//     handled on a short-lived goroutine per connection (deliver), in
+//     order, so the poller never runs rules. Where the poller cannot be
+//     used (no epoll, a TLS connection) each websocket has a reading
+//     goroutine that waits for one byte in a 2 KB stack (readLoop).
+//   - Why an own epoll and not lesismal/nbio or gobwas/ws: the poller only
+//     reads, and the connection stays a net.Conn in Go's netpoller, which
+//     the writer keeps using: writev of all queued frames, write
+//     deadlines, a goroutine that parks on a full socket, the bounded
+//     queue (socketio.max_queue). nbio would take the descriptor over
+//     (AddConn dups it and closes the net.Conn), so writes would go through
+//     its own cache, unbounded unless capped in bytes, its deadlines and
+//     its conn table, a slice sized by a package-level MaxOpenFiles (2M
+//     entries, 16 MB of pointers the collector scans; engine_unix.go in
+//     nbio v1.6.8). gobwas/ws is websocket framing only, with no reader of
+//     its own. The read side alone is about 200 lines here, on
+//     golang.org/x/sys/unix.
 //   - No goroutine or runtime timer for the heartbeat: one timing wheel per
 //     server (wheel.go) sends every connection's pings and closes those
 //     whose pong does not come within the ping timeout ("ping timeout"),
 //     from one goroutine. The pong timer is armed before the ping is
 //     queued, so a fast pong cannot be lost (the library arms it after
 //     sending, and a pong handled in between ends the session).
-//   - Of the handshake request only the headers, URL, remote address and
-//     TLS state; Request rebuilds the library's HttpContext from them on
-//     demand, shared while a caller holds it (a weak pointer) and collected
-//     afterwards.
+//   - Of the handshake request only the headers, packed in one string, the
+//     URL, remote address and TLS state; Request rebuilds the library's
+//     HttpContext from them on demand, shared while a caller holds it (a
+//     weak pointer) and collected afterwards.
 //   - A writer goroutine only while frames wait (the write path of
 //     router/wstransport: frames queued, all that accumulated written in one
 //     writev under a write deadline, a bounded queue, optional coalescing);
 //     a broadcast's frame is framed once and queued on every connection
 //     through DeliverFrame. So a socket's own packets go out in separate
 //     writes when it is idle, and under load they are batched.
-//   - Events in one slice per connection instead of the library's
-//     concurrent map of slices.
+//   - Events in one slice per connection (internal/emitter) instead of the
+//     library's concurrent map of slices.
 package engine
 
 import (
@@ -380,7 +383,7 @@ func (s *Server) openWebsocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.nc = nc
+	c.nc, c.raw = nc, rawConn(nc)
 	if !s.register(c) {
 		_ = nc.Close()
 		return

@@ -108,6 +108,17 @@ func startSIO(t *testing.T, name string) *target {
 // startSIOPing is startSIO with another heartbeat.
 func startSIOPing(t *testing.T, name string, interval, timeout time.Duration) *target {
 	t.Helper()
+	h, tg, stop := newSIO(t, name, interval, timeout)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { stop(); srv.Close() }) // sessions first: a held poll would keep srv.Close waiting
+	tg.base = srv.URL + "/socket.io/"
+	return tg
+}
+
+// newSIO builds startSIO's server without serving it: its handler, the
+// target to which it reports closes, and what stops it.
+func newSIO(t *testing.T, name string, interval, timeout time.Duration) (http.Handler, *target, func()) {
+	t.Helper()
 	opts := socket.DefaultServerOptions()
 	opts.SetPingInterval(interval)
 	opts.SetPingTimeout(timeout)
@@ -120,7 +131,8 @@ func startSIOPing(t *testing.T, name string, interval, timeout time.Duration) *t
 		h = io.ServeHandler(nil)
 		eng = io.Engine()
 	} else {
-		e := engine.New(engine.Options{PingInterval: interval, PingTimeout: timeout, MaxPayload: maxPayload, Polling: true})
+		e := engine.New(engine.Options{PingInterval: interval, PingTimeout: timeout, MaxPayload: maxPayload, Polling: true,
+			ReadGoroutines: name == "builtin-goroutines"})
 		io.Bind(e)
 		h, eng = e, e
 	}
@@ -147,10 +159,7 @@ func startSIOPing(t *testing.T, name string, interval, timeout time.Duration) *t
 	}
 	_ = io.On("connection", onConnect)
 	_ = io.Of("/custom", nil).On("connection", onConnect)
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() { io.Close(nil); srv.Close() })
-	tg.base = srv.URL + "/socket.io/"
-	return tg
+	return h, tg, func() { io.Close(nil) }
 }
 
 // reason waits for the server to close a connection and returns why.

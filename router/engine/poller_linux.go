@@ -3,9 +3,8 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
-	"net"
+	"os"
 	"sync"
 	"syscall"
 
@@ -34,7 +33,8 @@ import (
 // goroutine of its own.
 type poller struct {
 	epfd int
-	wake int // eventfd that ends run
+	file *os.File        // epfd, as Go's netpoller sees it
+	raw  syscall.RawConn // file's descriptor, for waiting on it
 
 	mu    sync.Mutex
 	conns map[uint64]*Conn
@@ -44,49 +44,48 @@ type poller struct {
 }
 
 // newPoller starts a poller; close stops it.
+//
+// The poller's goroutine never blocks a thread in epoll_wait: that would
+// hold the scheduler's P until sysmon takes it back (up to 10 ms when the
+// process was idle, and with GOMAXPROCS 1 the whole process stalls). An
+// epoll descriptor is itself pollable, readable while it has events, so it
+// is registered with Go's netpoller like a socket, and the goroutine waits
+// for it the way a net.Conn read waits: epoll_wait with a zero timeout,
+// and when nothing is ready, parked until the descriptor becomes readable.
 func newPoller() (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("engine: epoll_create1: %w", err)
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		return nil, fmt.Errorf("engine: epoll descriptor: %w", err)
+	}
+	file := os.NewFile(uintptr(epfd), "epoll") // non-blocking: Go's netpoller takes it
+	raw, err := file.SyscallConn()
 	if err != nil {
-		_ = unix.Close(epfd)
-		return nil, fmt.Errorf("engine: eventfd: %w", err)
+		_ = file.Close()
+		return nil, fmt.Errorf("engine: epoll descriptor: %w", err)
 	}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
-		_ = unix.Close(epfd)
-		_ = unix.Close(wake)
-		return nil, fmt.Errorf("engine: epoll_ctl eventfd: %w", err)
-	}
-	p := &poller{epfd: epfd, wake: wake, conns: map[uint64]*Conn{}, next: 1, done: make(chan struct{})}
+	p := &poller{epfd: epfd, file: file, raw: raw, conns: map[uint64]*Conn{}, next: 1, done: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
 
-// watch registers c, whose connection nc is, for reading. It reports
-// false when nc cannot be polled (TLS, or not a socket), and c must then
-// be read by a goroutine of its own.
-func (p *poller) watch(c *Conn, nc net.Conn) bool {
+// watch registers c, whose websocket's descriptor rc is, for reading. It
+// reports false when that fails (the connection closed meanwhile).
+func (p *poller) watch(c *Conn, rc syscall.RawConn) bool {
 	if p == nil {
-		return false
-	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
 		return false
 	}
 	p.mu.Lock()
 	id := p.next
 	p.next++
 	p.conns[id] = c
-	c.rd.rc, c.rd.id = rc, id // before the poller can see c: it reads them after p.mu
+	c.rd.id = id // before the poller can see c: it reads it after p.mu
 	p.mu.Unlock()
 	var ctlErr error
-	err = rc.Control(func(fd uintptr) {
+	err := rc.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(uint32(id)), Pad: int32(id >> 32)} //nolint:gosec // the event's 64-bit data, in two halves
 		ctlErr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
 	})
@@ -106,7 +105,7 @@ func (p *poller) unwatch(c *Conn) {
 	if p == nil || !p.forget(c) {
 		return
 	}
-	_ = c.rd.rc.Control(func(fd uintptr) {
+	_ = c.raw.Control(func(fd uintptr) {
 		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
 	})
 }
@@ -128,21 +127,19 @@ func (p *poller) run() {
 	events := make([]unix.EpollEvent, 128)
 	ready := make([]*Conn, 0, 128)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
+		var n int
+		var werr error
+		err := p.raw.Read(func(uintptr) bool {
+			n, werr = unix.EpollWait(p.epfd, events, 0)
+			return n > 0 || (werr != nil && werr != unix.EINTR) //nolint:errorlint // raw errno
+		})
+		if err != nil || werr != nil { // closed
 			return
 		}
 		ready = ready[:0]
 		p.mu.Lock()
 		for _, ev := range events[:n] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			if id == 0 { // the eventfd: close was called
-				p.mu.Unlock()
-				return
-			}
 			if c := p.conns[id]; c != nil {
 				ready = append(ready, c)
 			}
@@ -160,20 +157,16 @@ func (p *poller) close() {
 	if p == nil {
 		return
 	}
-	var one [8]byte
-	one[0] = 1
-	_, _ = unix.Write(p.wake, one[:])
+	_ = p.file.Close() // wakes run, whose wait then fails
 	<-p.done
-	_ = unix.Close(p.epfd)
-	_ = unix.Close(p.wake)
 }
 
-// readOnce reads what has arrived into buf without blocking: n is 0 with
-// a nil error when nothing has (a spurious wake-up), eof is set when the
-// client closed or the connection failed.
-func (r *reader) readOnce(buf []byte) (n int, eof bool) {
+// readNow reads what has arrived into buf without blocking: n is 0 when
+// nothing has (a spurious wake-up), eof is set when the client closed or
+// the connection failed.
+func readNow(rc syscall.RawConn, buf []byte) (n int, eof bool) {
 	var rerr error
-	err := r.rc.Read(func(fd uintptr) bool {
+	err := rc.Read(func(fd uintptr) bool {
 		n, rerr = unix.Read(int(fd), buf)
 		return true // never park: the poller waits, not Go's netpoller
 	})
@@ -186,4 +179,23 @@ func (r *reader) readOnce(buf []byte) (n int, eof bool) {
 		return 0, true
 	}
 	return n, false
+}
+
+// writeNow writes what the socket takes of b at once, without blocking:
+// n < len(b) with a nil error when its buffer is full.
+func writeNow(rc syscall.RawConn, b []byte) (n int, err error) {
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		n, werr = unix.Write(int(fd), b)
+		return true // never park: what is left is queued for the writer
+	}); err != nil {
+		return 0, err
+	}
+	switch {
+	case werr == unix.EAGAIN || werr == unix.EINTR: //nolint:errorlint // raw errno
+		return 0, nil
+	case werr != nil:
+		return 0, werr
+	}
+	return n, nil
 }

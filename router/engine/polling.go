@@ -275,7 +275,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		return
 	}
 	ps.upgrading, ps.tried = true, true
-	c.nc = nc
+	c.nc, c.raw = nc, rawConn(nc)
 	ps.timer = time.AfterFunc(s.opts.UpgradeTimeout, func() { c.dropUpgrade() })
 	c.wmu.Unlock()
 	c.startReading(nc, initial)
@@ -285,7 +285,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 func (c *Conn) upgradeMessage(op byte, data []byte) *endRequest {
 	switch {
 	case op == opText && string(data) == "2probe":
-		c.enqueue(probeFrame())
+		c.enqueue(probeFrame(), true)
 		c.wmu.Lock()
 		if ps := c.poll; ps != nil && ps.get && len(ps.queue) == 0 {
 			ps.queue = append(ps.queue, outPacket{data: []byte{'6'}}) // ends the held poll, so the client can send "5"

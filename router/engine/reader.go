@@ -6,9 +6,8 @@ import (
 )
 
 // reader is a websocket's state on the poller, used by the poller's
-// goroutine only (id and rc are set before the connection is registered).
+// goroutine only (id is set before the connection is registered).
 type reader struct {
-	rc   syscall.RawConn
 	id   uint64  // registration number in the poller, 0 when not registered
 	rest []byte  // the start of a frame not read whole yet, with room for all of it
 	part partial // a fragmented message being assembled
@@ -20,14 +19,15 @@ type reader struct {
 // handled first, on the caller's goroutine.
 func (c *Conn) startReading(nc net.Conn, initial []byte) {
 	p := c.srv.poller
-	if _, ok := nc.(syscall.Conn); p == nil || !ok {
+	rc := rawConn(nc)
+	if p == nil || rc == nil {
 		go c.readLoop(initial)
 		return
 	}
 	if len(initial) > 0 && c.consume(initial) {
 		return
 	}
-	if !p.watch(c, nc) {
+	if !p.watch(c, rc) {
 		go c.readerEnded(reasonTransportClose, nil, 0) // closed meanwhile
 	}
 }
@@ -43,7 +43,7 @@ func (c *Conn) readReady() {
 	} else {
 		buf = c.srv.getBuf()
 	}
-	n, eof := r.readOnce(buf[len(buf):cap(buf)])
+	n, eof := readNow(c.raw, buf[len(buf):cap(buf)])
 	if eof {
 		c.srv.putBuf(buf)
 		r.rest = nil
@@ -99,4 +99,18 @@ func (c *Conn) stopReading(reason string, err error, code int) {
 	c.srv.poller.unwatch(c)
 	c.rd.rest, c.rd.part = nil, partial{}
 	go c.readerEnded(reason, err, code)
+}
+
+// rawConn is nc's descriptor, or nil when it has none to read and write
+// directly (a TLS connection).
+func rawConn(nc net.Conn) syscall.RawConn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
