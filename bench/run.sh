@@ -17,15 +17,15 @@
 #   QUICK=1 bench/run.sh         quick run (< 3 minutes) to iterate
 #   IDLE=2000 bench/run.sh       fewer idle/connect clients
 #
-# ENGINE=builtin runs eventrouter on its own Engine.IO server
-# (socketio.engine); the default is the library's. The server name
-# eventrouter-builtin in SERVERS is eventrouter on the builtin engine
+# ENGINE=library runs eventrouter on the library's Engine.IO server
+# (socketio.engine); the default is its own, builtin. The server name
+# eventrouter-library in SERVERS is eventrouter on the library's engine
 # whatever ENGINE says, so both engines can be measured in one run:
-#   SERVERS="eventrouter-builtin eventrouter node" bench/run.sh
+#   SERVERS="eventrouter eventrouter-library node" bench/run.sh
 #
 # PHASES="idle connect" runs only those phases (default: all four).
 #
-# Other knobs (env): CLIENTS, RATES, STEP, LAT_STEP, CONNECT_N, OUT,
+# Other knobs (env): CLIENTS, RATES, STEP, LAT_STEP, CONNECT_N, IDLE_RUNS, OUT,
 # SERVERS (default "eventrouter node yardstick"), NO_REPORT=1 (skip BENCHMARKS.md).
 set -euo pipefail
 
@@ -40,17 +40,21 @@ if [[ $QUICK == 1 ]]; then
 	LAT_STEP=${LAT_STEP:-5s}
 	DRAIN=${DRAIN:-2s}
 	IDLE=${IDLE:-2000}
+	IDLE_RUNS=${IDLE_RUNS:-1}
 else
 	CLIENTS=${CLIENTS:-1000}
-	RATES=${RATES:-5000,10000,25000,50000,75000,100000,150000,200000,300000}
+	# Up the ramp until eventrouter itself fails (the sweep stops after a
+	# step with p99 over 1 s): past 1.5M deliveries/s here.
+	RATES=${RATES:-5000,10000,25000,50000,75000,100000,150000,200000,300000,500000,750000,1000000,1250000,1500000,1750000,2000000,2500000,3000000}
 	STEP=${STEP:-10s}
 	LAT_STEP=${LAT_STEP:-15s}
 	DRAIN=${DRAIN:-3s}
 	IDLE=${IDLE:-10000}
+	IDLE_RUNS=${IDLE_RUNS:-5}
 fi
 CONNECT_N=${CONNECT_N:-$IDLE}
 SERVERS=${SERVERS:-eventrouter node yardstick}
-ENGINE=${ENGINE:-library}
+ENGINE=${ENGINE:-builtin}
 PHASES=${PHASES:-idle connect sweep latency}
 for phase in $PHASES; do
 	case $phase in idle | connect | sweep | latency) ;; *)
@@ -112,8 +116,8 @@ start_server() {
 	eventrouter)
 		EVENTROUTER_SOCKETIO_ENGINE=$ENGINE taskset -c "$SERVER_CPU" bin/eventrouter --config config.yaml --listen "127.0.0.1:$PORT" >>"$OUT/$name.log" 2>&1 &
 		;;
-	eventrouter-builtin)
-		EVENTROUTER_SOCKETIO_ENGINE=builtin taskset -c "$SERVER_CPU" bin/eventrouter --config config.yaml --listen "127.0.0.1:$PORT" >>"$OUT/$name.log" 2>&1 &
+	eventrouter-library)
+		EVENTROUTER_SOCKETIO_ENGINE=library taskset -c "$SERVER_CPU" bin/eventrouter --config config.yaml --listen "127.0.0.1:$PORT" >>"$OUT/$name.log" 2>&1 &
 		;;
 	node)
 		PORT=$PORT taskset -c "$SERVER_CPU" node "$NODE_DIR/server.js" >>"$OUT/$name.log" 2>&1 &
@@ -161,7 +165,18 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 bench() { taskset -c "$BENCH_CPU" bin/eventrouter-bench --url "$URL" "$@"; }
 
 # --- phases --------------------------------------------------------------
+# phase_idle NAME: IDLE_RUNS runs, each on a fresh server; NAME-rss.txt
+# gets one block per run (the report takes their median: when the
+# collector last ran moves one run's figure by about 10 %).
 phase_idle() {
+	local name=$1 run
+	: >"$OUT/$name-rss.txt"
+	for run in $(seq "$IDLE_RUNS"); do
+		idle_once "$name"
+	done
+}
+
+idle_once() {
 	local name=$1 hold=$((IDLE / 1000 + 6))s before after held
 	start_server "$name"
 	before=$(rss_kb "$SERVER_PID")
@@ -178,7 +193,7 @@ phase_idle() {
 	wait "$BENCH_PID" || true
 	BENCH_PID=
 	held=$(sed -n 's/^HOLDING n=\([0-9]*\).*/\1/p' "$OUT/$name-idle.err")
-	printf 'rss_before_kb=%s\nrss_after_kb=%s\nn=%s\n' "$before" "$after" "${held:-0}" >"$OUT/$name-rss.txt"
+	printf 'rss_before_kb=%s\nrss_after_kb=%s\nn=%s\n' "$before" "$after" "${held:-0}" >>"$OUT/$name-rss.txt"
 	log "$name idle: ${held:-0} connections, VmRSS ${before} KB -> ${after} KB"
 	stop_server
 }
@@ -195,7 +210,7 @@ phase_sweep() {
 	local name=$1
 	start_server "$name"
 	log "$name sweep: $CLIENTS clients, rates $RATES, $STEP per step"
-	bench --clients "$CLIENTS" --rates "$RATES" --step-duration "$STEP" --drain "$DRAIN" --json \
+	bench --clients "$CLIENTS" --rates "$RATES" --step-duration "$STEP" --drain "$DRAIN" --watch-pids "server=$SERVER_PID" --json \
 		>"$OUT/$name-sweep.json" 2> >(tee "$OUT/$name-sweep.err" | sed "s/^/  $name: /" >&2) || true
 	stop_server
 }
@@ -227,7 +242,7 @@ servers_arg=
 for name in $SERVERS; do
 	case $name in
 	eventrouter) servers_arg+="eventrouter=eventrouter (config.yaml, engine $ENGINE)," ;;
-	eventrouter-builtin) servers_arg+="eventrouter-builtin=eventrouter (config.yaml, engine builtin)," ;;
+	eventrouter-library) servers_arg+="eventrouter-library=eventrouter (config.yaml, engine library)," ;;
 	node) servers_arg+="node=Node: Express + socket.io $(node -p 'require("./'$NODE_DIR'/node_modules/socket.io/package.json").version' 2>/dev/null)," ;;
 	yardstick) servers_arg+="yardstick=bare gorilla/websocket hub (the yardstick)," ;;
 	*) servers_arg+="$name," ;;
@@ -291,7 +306,8 @@ EOF
   25 000 deliveries/s.
 - **RSS per idle connection** = (VmRSS with N idle, answered-ping clients −
   VmRSS of the fresh server) ÷ N, from \`/proc/PID/status\`, 3 s after the
-  last connection completed.
+  last connection completed; the median of $IDLE_RUNS runs, each on a fresh
+  server (when the collector last ran moves one run's figure by about 10 %).
 - **Connects/s**: N clients connect with at most 256 handshakes in flight;
   N ÷ time until the last Socket.IO CONNECT is acknowledged.
 - **Payload key order kept**: whether every delivery had its keys in the

@@ -78,8 +78,10 @@ type Server struct {
 	Label string
 	// Sweep, Latency and Connect are the bench results (nil when missing).
 	Sweep, Latency, Connect *Run
-	// RSSBeforeKB, RSSAfterKB and IdleN come from NAME-rss.txt.
-	RSSBeforeKB, RSSAfterKB, IdleN int
+	// IdleN is the number of idle connections, and RSSRuns the RSS growth
+	// per connection in KB of each idle run, from NAME-rss.txt.
+	IdleN   int
+	RSSRuns []float64
 }
 
 // SLO is the p99 bound, in milliseconds, of the "sustained" column.
@@ -118,12 +120,19 @@ func at25k(r *Run) *Step {
 	return nil
 }
 
-// RSSPerConnKB is the idle RSS growth per connection in KB, or NaN.
+// RSSPerConnKB is the idle RSS growth per connection in KB, the median of
+// the idle runs (the collector's timing moves one run's figure by about
+// 10 %), or NaN.
 func (s *Server) RSSPerConnKB() float64 {
-	if s.IdleN <= 0 || s.RSSAfterKB <= 0 {
+	if len(s.RSSRuns) == 0 {
 		return math.NaN()
 	}
-	return float64(s.RSSAfterKB-s.RSSBeforeKB) / float64(s.IdleN)
+	runs := slices.Clone(s.RSSRuns)
+	slices.Sort(runs)
+	if n := len(runs); n%2 == 0 {
+		return (runs[n/2-1] + runs[n/2]) / 2
+	}
+	return runs[len(runs)/2]
 }
 
 func main() {
@@ -200,7 +209,10 @@ func load(dir, name, label string) (*Server, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// One block of rss_before_kb, rss_after_kb and n per idle run; n ends
+	// a block.
 	sc := bufio.NewScanner(f)
+	before, after := 0, 0
 	for sc.Scan() {
 		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
 		if !ok {
@@ -209,11 +221,14 @@ func load(dir, name, label string) (*Server, error) {
 		n, _ := strconv.Atoi(v)
 		switch k {
 		case "rss_before_kb":
-			s.RSSBeforeKB = n
+			before = n
 		case "rss_after_kb":
-			s.RSSAfterKB = n
+			after = n
 		case "n":
-			s.IdleN = n
+			if n > 0 && after > 0 {
+				s.IdleN = n
+				s.RSSRuns = append(s.RSSRuns, float64(after-before)/float64(n))
+			}
 		}
 	}
 	return s, sc.Err()
@@ -232,10 +247,10 @@ func WriteTables(w io.Writer, list []*Server) {
 			clients = max(clients, s.Sweep.Clients)
 		}
 	}
-	fmt.Fprintf(w, "| server | sustained deliveries/s at p99 ≤ %.0f ms (%d clients) | p50 / p99 at 25k deliveries/s | RSS per idle websocket connection (%d clients) | connects/s (%d concurrent clients) | payload key order kept |\n", SLO, clients, idleN, connN)
+	fmt.Fprintf(w, "| server | sustained deliveries/s at p99 ≤ %.0f ms (%d clients) | p50 / p99 at 25k deliveries/s | RSS per idle websocket connection (%d clients; median of the runs) | connects/s (%d concurrent clients) | payload key order kept |\n", SLO, clients, idleN, connN)
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, s := range list {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", s.Label, sustainedCell(s), latencyCell(s), rssCell(s.RSSPerConnKB()), connectCell(s), orderCell(s))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", s.Label, sustainedCell(s), latencyCell(s), rssCell(s.RSSRuns), connectCell(s), orderCell(s))
 	}
 	if len(list) >= 2 {
 		a, b := list[0], list[1]
@@ -325,11 +340,17 @@ func latencyCell(s *Server) string {
 	return cell
 }
 
-func rssCell(kb float64) string {
-	if math.IsNaN(kb) {
+// rssCell shows the median of the idle runs, with their range when there
+// are several.
+func rssCell(runs []float64) string {
+	if len(runs) == 0 {
 		return "not measured"
 	}
-	return fmt.Sprintf("%.1f KB", kb)
+	median := (&Server{RSSRuns: runs}).RSSPerConnKB()
+	if len(runs) == 1 {
+		return fmt.Sprintf("%.1f KB", median)
+	}
+	return fmt.Sprintf("%.1f KB (%d runs: %.1f–%.1f)", median, len(runs), slices.Min(runs), slices.Max(runs))
 }
 
 func connectRate(s *Server) float64 {

@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -67,5 +69,38 @@ func TestWriteSVGIsWellFormed(t *testing.T) {
 	WriteTables(&tab, list)
 	if !strings.Contains(tab.String(), "| **ratio a / b** | 1.00×") {
 		t.Errorf("table lacks the ratio row:\n%s", tab.String())
+	}
+}
+
+// TestIdleRunsMedian checks that several idle runs in NAME-rss.txt give
+// their median, and that the table shows it with the runs' range.
+func TestIdleRunsMedian(t *testing.T) {
+	tests := []struct {
+		name   string
+		rss    string
+		median float64
+		cell   string
+	}{
+		{"one run", "rss_before_kb=1000\nrss_after_kb=121000\nn=10000\n", 12, "12.0 KB"},
+		{"three runs", "rss_before_kb=1000\nrss_after_kb=121000\nn=10000\nrss_before_kb=1000\nrss_after_kb=111000\nn=10000\nrss_before_kb=1000\nrss_after_kb=131000\nn=10000\n", 12, "12.0 KB (3 runs: 11.0–13.0)"},
+		{"two runs", "rss_before_kb=0\nrss_after_kb=100000\nn=10000\nrss_before_kb=0\nrss_after_kb=120000\nn=10000\n", 11, "11.0 KB (2 runs: 10.0–12.0)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "x-rss.txt"), []byte(tt.rss), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := load(dir, "x", "x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.RSSPerConnKB(); got != tt.median {
+				t.Errorf("median %v KB, want %v", got, tt.median)
+			}
+			if got := rssCell(s.RSSRuns); got != tt.cell {
+				t.Errorf("cell %q, want %q", got, tt.cell)
+			}
+		})
 	}
 }

@@ -93,8 +93,7 @@ type Conn struct {
 	// (enqueue); nil when it has none (TLS) or before the websocket opened.
 	// Set with nc, under wmu.
 	raw syscall.RawConn
-	rd  reader  // the poller's reading state
-	one [1]byte // what an idle reading goroutine reads into, without the poller
+	rd  reader // the poller's reading state
 }
 
 // handshake is what a connection keeps of its handshake request: what the
@@ -454,17 +453,18 @@ func (c *Conn) writeBatch(batch net.Buffers) error {
 }
 
 // readLoop reads frames until the connection ends. While idle it waits
-// for one byte into the connection's own one-byte array, holding no
+// for one byte into a one-byte array, holding no
 // buffer, in a frame small enough that the goroutine's stack stays at
 // its 2 KB minimum (or shrinks back to it at the next collection): the
 // work happens in drain, whose frames are gone by the next wait.
 func (c *Conn) readLoop(initial []byte) {
 	var p partial
+	var one [1]byte
 	if len(initial) > 0 && c.drain(append(c.srv.getBuf(), initial...), &p) {
 		return
 	}
 	for {
-		n, err := c.nc.Read(c.one[:])
+		n, err := c.nc.Read(one[:])
 		if n == 0 {
 			if err != nil {
 				c.readerEnded(reasonTransportClose, nil, 0)
@@ -472,7 +472,7 @@ func (c *Conn) readLoop(initial []byte) {
 			}
 			continue
 		}
-		if c.drain(append(c.srv.getBuf(), c.one[0]), &p) {
+		if c.drain(append(c.srv.getBuf(), one[0]), &p) {
 			return
 		}
 	}

@@ -8,7 +8,13 @@ import (
 // reader is a websocket's state on the poller, used by the poller's
 // goroutine only (id is set before the connection is registered).
 type reader struct {
-	id   uint64  // registration number in the poller, 0 when not registered
+	id uint64      // registration number in the poller, 0 when not registered
+	in *unfinished // what one read left for the next, when it left anything
+}
+
+// unfinished is what a read leaves for the next: allocated only then, so
+// an idle connection does not carry it.
+type unfinished struct {
 	rest []byte  // the start of a frame not read whole yet, with room for all of it
 	part partial // a fragmented message being assembled
 }
@@ -36,41 +42,41 @@ func (c *Conn) startReading(nc net.Conn, initial []byte) {
 // calls it when c is readable. It reads at most one pooled buffer, or,
 // while a frame larger than that arrives, into the frame's own buffer.
 func (c *Conn) readReady() {
-	r := &c.rd
-	var buf []byte
-	if r.rest != nil {
-		buf = r.rest
-	} else {
+	var rest []byte
+	if c.rd.in != nil {
+		rest = c.rd.in.rest
+	}
+	buf := rest
+	if buf == nil {
 		buf = c.srv.getBuf()
 	}
 	n, eof := readNow(c.raw, buf[len(buf):cap(buf)])
-	if eof {
-		c.srv.putBuf(buf)
-		r.rest = nil
-		c.stopReading(reasonTransportClose, nil, 0)
-		return
-	}
-	if n == 0 { // woken for nothing
-		if r.rest == nil {
+	if eof || n == 0 {
+		if rest == nil {
 			c.srv.putBuf(buf)
 		}
-		return
+		if eof {
+			c.stopReading(reasonTransportClose, nil, 0)
+		}
+		return // n == 0: woken for nothing
 	}
 	buf = buf[:len(buf)+n]
-	if r.rest != nil {
-		r.rest = nil
-		c.consume(buf)
-		return
-	}
 	c.consume(buf)
-	c.srv.putBuf(buf)
+	if rest == nil {
+		c.srv.putBuf(buf)
+	}
 }
 
-// consume handles the complete frames in buf and keeps the incomplete
-// rest in c.rd.rest, in a buffer of its own sized for the whole frame. It
-// reports whether the connection ended.
+// consume handles the complete frames in buf and keeps what is left, an
+// incomplete frame (in a buffer of its own sized for the whole frame) or
+// a fragmented message, in c.rd.in. It reports whether the connection
+// ended.
 func (c *Conn) consume(buf []byte) (ended bool) {
-	r := &c.rd
+	var part partial
+	if c.rd.in != nil {
+		part = c.rd.in.part
+	}
+	var rest []byte
 	off := 0
 	for off < len(buf) {
 		f, need, ferr := parseFrame(buf[off:], c.srv.opts.MaxPayload)
@@ -79,16 +85,20 @@ func (c *Conn) consume(buf []byte) (ended bool) {
 			return true
 		}
 		if need > 0 {
-			rest := make([]byte, len(buf)-off, max(need, 2*(len(buf)-off)))
+			rest = make([]byte, len(buf)-off, max(need, 2*(len(buf)-off)))
 			copy(rest, buf[off:])
-			r.rest = rest
-			return false
+			break
 		}
 		off += f.size
-		if e := c.frame(f, &r.part); e != nil {
+		if e := c.frame(f, &part); e != nil {
 			c.stopReading(e.reason, e.err, e.code)
 			return true
 		}
+	}
+	if rest == nil && part.op == 0 {
+		c.rd.in = nil
+	} else {
+		c.rd.in = &unfinished{rest: rest, part: part}
 	}
 	return false
 }
@@ -97,7 +107,7 @@ func (c *Conn) consume(buf []byte) (ended bool) {
 // close handlers run the disconnect rules, and the poller must not wait).
 func (c *Conn) stopReading(reason string, err error, code int) {
 	c.srv.poller.unwatch(c)
-	c.rd.rest, c.rd.part = nil, partial{}
+	c.rd.in = nil
 	go c.readerEnded(reason, err, code)
 }
 
