@@ -25,7 +25,7 @@
 #
 # PHASES="idle connect" runs only those phases (default: all four).
 #
-# Other knobs (env): CLIENTS, RATES, STEP, LAT_STEP, CONNECT_N, IDLE_RUNS, OUT,
+# Other knobs (env): CLIENTS, SENDERS, RATES, STEP, LAT_STEP, CONNECT_N, IDLE_RUNS, OUT,
 # SERVERS (default "eventrouter node yardstick"), NO_REPORT=1 (skip BENCHMARKS.md).
 set -euo pipefail
 
@@ -54,8 +54,12 @@ else
 fi
 CONNECT_N=${CONNECT_N:-$IDLE}
 SERVERS=${SERVERS:-eventrouter node yardstick}
-ENGINE=${ENGINE:-builtin}
+ENGINE=${ENGINE:-builtin} # the bench measures eventrouter on its own engine; the config default is library
 PHASES=${PHASES:-idle connect sweep latency}
+# Senders of the sweep: config.yaml holds each socket to 1000 events/s
+# (limits.events_per_second), so one sender would cap the sweep at 1M
+# deliveries/s with 1000 receivers; four share the load.
+SENDERS=${SENDERS:-4}
 for phase in $PHASES; do
 	case $phase in idle | connect | sweep | latency) ;; *)
 		echo "bench/run.sh: unknown phase $phase in PHASES (idle, connect, sweep, latency)" >&2
@@ -210,7 +214,7 @@ phase_sweep() {
 	local name=$1
 	start_server "$name"
 	log "$name sweep: $CLIENTS clients, rates $RATES, $STEP per step"
-	bench --clients "$CLIENTS" --rates "$RATES" --step-duration "$STEP" --drain "$DRAIN" --watch-pids "server=$SERVER_PID" --json \
+	bench --clients "$CLIENTS" --senders "$SENDERS" --rates "$RATES" --step-duration "$STEP" --drain "$DRAIN" --watch-pids "server=$SERVER_PID" --json \
 		>"$OUT/$name-sweep.json" 2> >(tee "$OUT/$name-sweep.err" | sed "s/^/  $name: /" >&2) || true
 	stop_server
 }
@@ -241,8 +245,8 @@ log "measurements done in $((SECONDS - T0))s; results in $OUT"
 servers_arg=
 for name in $SERVERS; do
 	case $name in
-	eventrouter) servers_arg+="eventrouter=eventrouter (config.yaml, engine $ENGINE)," ;;
-	eventrouter-library) servers_arg+="eventrouter-library=eventrouter (config.yaml, engine library)," ;;
+	eventrouter) servers_arg+="eventrouter=eventrouter (config.yaml; engine $ENGINE)," ;;
+	eventrouter-library) servers_arg+="eventrouter-library=eventrouter (config.yaml; engine library)," ;;
 	node) servers_arg+="node=Node: Express + socket.io $(node -p 'require("./'$NODE_DIR'/node_modules/socket.io/package.json").version' 2>/dev/null)," ;;
 	yardstick) servers_arg+="yardstick=bare gorilla/websocket hub (the yardstick)," ;;
 	*) servers_arg+="$name," ;;
@@ -280,7 +284,7 @@ Express + cors + socket.io), measured side by side in one run of
 - eventrouter: commit $gitrev$dirty, $(go version | awk '{print $3}'), zishang520/socket.io $sio_go, default \`config.yaml\` (logs every message, to a file), Engine.IO: $ENGINE (socketio.engine)
 - Node: $(node --version), socket.io $(pkgv socket.io), express $(pkgv express), logging to a file as shipped
 - Load average (1, 5, 15 min) before the run: $LOAD_START; after: $(cut -d' ' -f1-3 /proc/loadavg) (anything well above 0 means other processes shared the CPUs)
-- Load: \`eventrouter-bench\` (Engine.IO v4 / Socket.IO v5 over raw gorilla/websocket), $CLIENTS receivers + 1 sender, 100-byte JSON payload; rates $RATES deliveries/s, $STEP per step, $DRAIN drain; $IDLE idle connections; $CONNECT_N clients for the connect rate
+- Load: \`eventrouter-bench\` (Engine.IO v4 / Socket.IO v5 over raw gorilla/websocket), $CLIENTS receivers + $SENDERS senders (1 for the latency at 25k), 100-byte JSON payload; rates $RATES deliveries/s, $STEP per step, $DRAIN drain; $IDLE idle connections; $CONNECT_N clients for the connect rate
 
 ## Results
 
@@ -292,7 +296,8 @@ EOF
 
 ## How it is measured
 
-- **Offered deliveries/s** = messages/s × receivers: one sender emits
+- **Offered deliveries/s** = messages/s × receivers: the senders ($SENDERS in
+  the sweep, each under config.yaml's 1000 events/s per socket) emit
   \`send_message\` on a fixed schedule; every receiver gets each
   \`receive_message\`. Each payload carries a sequence number and the send
   time (Unix ns); receivers compute latency against their own clock (same

@@ -161,14 +161,14 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 		sopts.SetConnectionStateRecovery(rec)
 	}
 	if cc := rs.Config.Cluster; cc.Enabled() {
-		c, err := cluster.New(cluster.Options{Config: cc, Recovery: cfg.Recovery.MaxDisconnection, Logger: r.log, Registerer: r.metrics.reg})
+		c, err := cluster.New(cluster.Options{Config: cc, Recovery: cfg.Recovery.MaxDisconnection, Outgoing: rs.Config.AdminUI.Enabled, Logger: r.log, Registerer: r.metrics.reg})
 		if err != nil {
 			return nil, fmt.Errorf("join cluster: %w", err)
 		}
 		r.cluster = c
 		sopts.SetAdapter(c.Builder())
 	} else {
-		sopts.SetAdapter(fanout.Builder{Recovery: cfg.Recovery.MaxDisconnection > 0})
+		sopts.SetAdapter(fanout.Builder{Recovery: cfg.Recovery.MaxDisconnection > 0, Outgoing: rs.Config.AdminUI.Enabled})
 	}
 	sopts.SetParser(wire.NewParser()) // keeps events' JSON text, so passed-along data stays as sent
 	r.io = socket.NewServer(nil, sopts)

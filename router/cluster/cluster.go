@@ -68,6 +68,9 @@ type Options struct {
 	// connection state recovery on, and the adapter appends each
 	// broadcast's stream offset for the clients that come back.
 	Recovery time.Duration
+	// Outgoing is fanout.Builder.Outgoing: some sockets may have "any
+	// outgoing" listeners (the Admin UI adds them).
+	Outgoing bool
 	// Logger receives the outage and reconnection messages.
 	Logger *zap.Logger
 	// Registerer receives the cluster metrics.
@@ -79,6 +82,7 @@ type Cluster struct {
 	cfg      rules.ClusterConfig
 	nodeID   string
 	recovery bool
+	outgoing bool // Options.Outgoing
 	log      *zap.Logger
 	metrics  *metrics
 
@@ -130,6 +134,7 @@ func New(opts Options) (*Cluster, error) {
 		cfg:       cfg,
 		nodeID:    nodeID,
 		recovery:  opts.Recovery > 0,
+		outgoing:  opts.Outgoing,
 		log:       logger.With(zap.String("node", nodeID)),
 		metrics:   newMetrics(opts.Registerer, nodeID),
 		write:     goredis.NewClient(ropts),
@@ -285,7 +290,7 @@ type nodeAdapter struct {
 // the other nodes. While Redis is down it delivers locally only.
 func (a *nodeAdapter) Broadcast(p *parser.Packet, opts *socket.BroadcastOptions) {
 	if localOnly(opts) {
-		fanout.Deliver(a, a.deliverLocally, p, opts)
+		fanout.Deliver(a, a.deliverLocally, p, opts, a.c.outgoing)
 		return
 	}
 	msg := &adapter.ClusterMessage{
@@ -294,12 +299,12 @@ func (a *nodeAdapter) Broadcast(p *parser.Packet, opts *socket.BroadcastOptions)
 	}
 	if a.c.recovery {
 		a.publishNow(msg, p, opts)
-		fanout.Deliver(a, a.deliverLocally, p, opts)
+		fanout.Deliver(a, a.deliverLocally, p, opts, a.c.outgoing)
 		return
 	}
 	// The packet is encoded for the stream after local delivery, on the
 	// publisher's goroutine; nothing changes it once Broadcast has it.
-	fanout.Deliver(a, a.deliverLocally, p, opts)
+	fanout.Deliver(a, a.deliverLocally, p, opts, a.c.outgoing)
 	a.c.enqueue(a, msg)
 }
 
