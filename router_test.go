@@ -91,8 +91,8 @@ func bootLoaded(t *testing.T, path string, lopts rules.LoadOptions, opts router.
 
 // withTestEngine adds to environ, when ERTEST_SOCKETIO_ENGINE names an
 // engine, the override that runs every booted daemon on it, so that the
-// whole suite runs on either engine (test.sh runs it on both):
-// ERTEST_SOCKETIO_ENGINE=builtin go test .
+// whole suite runs on either engine while the library's is kept (test.sh
+// runs it on both): ERTEST_SOCKETIO_ENGINE=library go test .
 func withTestEngine(environ func() []string) func() []string {
 	name := os.Getenv("ERTEST_SOCKETIO_ENGINE")
 	if name == "" {

@@ -54,7 +54,7 @@ else
 fi
 CONNECT_N=${CONNECT_N:-$IDLE}
 SERVERS=${SERVERS:-eventrouter node yardstick}
-ENGINE=${ENGINE:-builtin} # the bench measures eventrouter on its own engine; the config default is library
+ENGINE=${ENGINE:-builtin}
 PHASES=${PHASES:-idle connect sweep latency}
 # Senders of the sweep: config.yaml holds each socket to 1000 events/s
 # (limits.events_per_second), so one sender would cap the sweep at 1M

@@ -79,12 +79,12 @@ type AdminConfig struct {
 
 // The values of socketio.engine.
 const (
-	// EngineLibrary is the zishang520 Engine.IO server, the default.
-	EngineLibrary = "library"
-	// EngineBuiltin is eventrouter's own Engine.IO server (router/engine):
-	// about a third of the memory per connection; the default once an
-	// upgrade stall seen with the Go client is explained.
+	// EngineBuiltin is eventrouter's own Engine.IO server (router/engine),
+	// the default: about a third of the memory per connection.
 	EngineBuiltin = "builtin"
+	// EngineLibrary is the zishang520 Engine.IO server, kept for one
+	// release as a way back without a downgrade.
+	EngineLibrary = "library"
 )
 
 // SocketIOConfig configures the Socket.IO server.
@@ -95,7 +95,7 @@ type SocketIOConfig struct {
 	ConnectTimeout time.Duration  `koanf:"connect_timeout" doc:"time a client has to join a namespace"`
 	MaxPayload     ByteSize       `koanf:"max_payload" doc:"largest Engine.IO message accepted; larger ones drop that client"`
 	Transports     []string       `koanf:"transports" doc:"allowed transports: polling, websocket"`
-	Engine         string         `koanf:"engine" doc:"the Engine.IO server under Socket.IO: library (the zishang520 engine) or builtin (eventrouter's own, about a third of the memory per connection)"`
+	Engine         string         `koanf:"engine" doc:"the Engine.IO server under Socket.IO: builtin (eventrouter's own, about a third of the memory per connection) or library (the zishang520 engine, kept for one release as a way back)"`
 	WriteCoalesce  time.Duration  `koanf:"write_coalesce" doc:"shortest time between two websocket writes to one client; packets in between go out together in one syscall (0 writes at once)"`
 	WriteTimeout   time.Duration  `koanf:"write_timeout" doc:"a client that cannot take a write in this time is disconnected"`
 	MaxQueue       int            `koanf:"max_queue" doc:"packets that may wait for one client, over websocket or polling, before it is disconnected as too slow"`
@@ -243,7 +243,7 @@ func Defaults() Config {
 			ConnectTimeout: 45 * time.Second,
 			MaxPayload:     1_000_000,
 			Transports:     []string{"polling", "websocket"},
-			Engine:         EngineLibrary,
+			Engine:         EngineBuiltin,
 			WriteCoalesce:  0,
 			WriteTimeout:   10 * time.Second,
 			MaxQueue:       4096,

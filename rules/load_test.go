@@ -400,7 +400,7 @@ func TestLoadFull(t *testing.T) {
 			ConnectTimeout: 15 * time.Second,
 			MaxPayload:     512_000,
 			Transports:     []string{"websocket"},
-			Engine:         rules.EngineLibrary,
+			Engine:         rules.EngineBuiltin,
 			WriteCoalesce:  5 * time.Millisecond,
 			WriteTimeout:   3 * time.Second,
 			MaxQueue:       100,

@@ -4,7 +4,7 @@
 // costs about 34 KB (BENCHMARKS.md); most of it is the engine's
 // per-socket objects, the handshake it keeps, gorilla's connection, a
 // reading goroutine and a goroutine per socket for the heartbeat. It is
-// chosen with socketio.engine: builtin.
+// the default (socketio.engine: builtin).
 //
 // What it serves (socketio.engine: builtin): the Engine.IO v4 handshake,
 // websocket, HTTP long-polling (polling.go) and the upgrade from polling

@@ -26,6 +26,10 @@ type polling struct {
 	timer     *time.Timer   // ends an upgrade that does not complete
 }
 
+// upgradeNoopDelay is how long a poll is held during an upgrade before it
+// gets a noop: Node's engine.io checks every 100 ms.
+const upgradeNoopDelay = 100 * time.Millisecond
+
 // recordSeparator joins the packets of a polling payload.
 const recordSeparator = 0x1E
 
@@ -141,21 +145,35 @@ func (c *Conn) pollGet(w http.ResponseWriter, r *http.Request) {
 		c.end(reasonTransportError, errOverlap, 0)
 		return
 	}
-	if ps.upgrading && len(ps.queue) == 0 {
-		// A poll during an upgrade is answered at once with a noop, so
-		// that the client can complete the upgrade.
-		ps.queue = append(ps.queue, outPacket{data: []byte{'6'}})
-	}
 	ps.get = true
 	for len(ps.queue) == 0 && !ps.closed {
+		// During an upgrade the held poll gets a noop within
+		// upgradeNoopDelay, so that the client can pause polling and
+		// complete the upgrade; as Node's engine.io, not at once: a client
+		// answered at once polls again in a tight loop while it upgrades.
+		var noop *time.Timer
+		var noopC <-chan time.Time
+		if ps.upgrading {
+			noop = time.NewTimer(upgradeNoopDelay)
+			noopC = noop.C
+		}
 		c.wmu.Unlock()
 		select {
 		case <-ps.wake:
+		case <-noopC:
+			c.wmu.Lock()
+			if ps.upgrading && len(ps.queue) == 0 {
+				ps.queue = append(ps.queue, outPacket{data: []byte{'6'}})
+			}
+			c.wmu.Unlock()
 		case <-r.Context().Done(): // the client went away
 			c.wmu.Lock()
 			ps.get = false
 			c.wmu.Unlock()
 			return
+		}
+		if noop != nil {
+			noop.Stop()
 		}
 		c.wmu.Lock()
 	}
@@ -276,6 +294,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	}
 	ps.upgrading, ps.tried = true, true
 	c.nc, c.raw = nc, rawConn(nc)
+	c.wakeLocked() // a poll held since before: it now gets a noop in time
 	ps.timer = time.AfterFunc(s.opts.UpgradeTimeout, func() { c.dropUpgrade() })
 	c.wmu.Unlock()
 	c.startReading(nc, initial)
@@ -285,13 +304,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 func (c *Conn) upgradeMessage(op byte, data []byte) *endRequest {
 	switch {
 	case op == opText && string(data) == "2probe":
-		c.enqueue(probeFrame(), true)
-		c.wmu.Lock()
-		if ps := c.poll; ps != nil && ps.get && len(ps.queue) == 0 {
-			ps.queue = append(ps.queue, outPacket{data: []byte{'6'}}) // ends the held poll, so the client can send "5"
-			c.wakeLocked()
-		}
-		c.wmu.Unlock()
+		c.enqueue(probeFrame(), true) // the held poll gets its noop within upgradeNoopDelay (pollGet)
 	case op == opText && string(data) == "5":
 		c.completeUpgrade()
 	default:
