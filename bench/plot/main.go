@@ -123,16 +123,19 @@ func at25k(r *Run) *Step {
 // RSSPerConnKB is the idle RSS growth per connection in KB, the median of
 // the idle runs (the collector's timing moves one run's figure by about
 // 10 %), or NaN.
-func (s *Server) RSSPerConnKB() float64 {
-	if len(s.RSSRuns) == 0 {
+func (s *Server) RSSPerConnKB() float64 { return median(s.RSSRuns) }
+
+// median is the median of xs, or NaN when there are none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
 		return math.NaN()
 	}
-	runs := slices.Clone(s.RSSRuns)
-	slices.Sort(runs)
-	if n := len(runs); n%2 == 0 {
-		return (runs[n/2-1] + runs[n/2]) / 2
+	sorted := slices.Clone(xs)
+	slices.Sort(sorted)
+	if n := len(sorted); n%2 == 0 {
+		return (sorted[n/2-1] + sorted[n/2]) / 2
 	}
-	return runs[len(runs)/2]
+	return sorted[len(sorted)/2]
 }
 
 func main() {
@@ -346,11 +349,10 @@ func rssCell(runs []float64) string {
 	if len(runs) == 0 {
 		return "not measured"
 	}
-	median := (&Server{RSSRuns: runs}).RSSPerConnKB()
 	if len(runs) == 1 {
-		return fmt.Sprintf("%.1f KB", median)
+		return fmt.Sprintf("%.1f KB", runs[0])
 	}
-	return fmt.Sprintf("%.1f KB (%d runs: %.1f–%.1f)", median, len(runs), slices.Min(runs), slices.Max(runs))
+	return fmt.Sprintf("%.1f KB (%d runs: %.1f–%.1f)", median(runs), len(runs), slices.Min(runs), slices.Max(runs))
 }
 
 func connectRate(s *Server) float64 {

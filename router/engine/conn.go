@@ -452,81 +452,68 @@ func (c *Conn) writeBatch(batch net.Buffers) error {
 	return err
 }
 
-// readLoop reads frames until the connection ends. While idle it waits
-// for one byte into a one-byte array, holding no
-// buffer, in a frame small enough that the goroutine's stack stays at
-// its 2 KB minimum (or shrinks back to it at the next collection): the
-// work happens in drain, whose frames are gone by the next wait.
+// readLoop reads the websocket when the poller cannot (no epoll, a TLS
+// connection), with the poller's frame handling (consume). While idle it
+// waits for one byte into a one-byte array, holding no buffer, in a frame
+// small enough that the goroutine's stack stays at its 2 KB minimum (or
+// shrinks back to it at the next collection): the work happens in
+// consume, whose frames are gone by the next wait.
 func (c *Conn) readLoop(initial []byte) {
-	var p partial
-	var one [1]byte
-	if len(initial) > 0 && c.drain(append(c.srv.getBuf(), initial...), &p) {
+	if len(initial) > 0 && c.consume(initial) {
 		return
 	}
+	var one [1]byte
 	for {
-		n, err := c.nc.Read(one[:])
-		if n == 0 {
-			if err != nil {
-				c.readerEnded(reasonTransportClose, nil, 0)
-				return
+		var lead []byte
+		if u := c.rd.in; u == nil || u.rest == nil { // idle
+			n, err := c.nc.Read(one[:])
+			if n == 0 {
+				if err != nil {
+					c.readerEnded(reasonTransportClose, nil, 0)
+					return
+				}
+				continue
 			}
-			continue
+			lead = one[:n]
 		}
-		if c.drain(append(c.srv.getBuf(), one[0]), &p) {
+		if c.readMore(lead) {
 			return
 		}
 	}
+}
+
+// readMore reads what has arrived after lead (the byte that ended an idle
+// wait; none while a frame is under way, which is read into its own
+// buffer) and handles it. A frame has at least two bytes, so after lead
+// more is coming. It reports whether the connection ended.
+//
+//go:noinline
+func (c *Conn) readMore(lead []byte) (ended bool) {
+	var buf []byte
+	pooled := len(lead) > 0
+	if pooled {
+		buf = append(c.srv.getBuf(), lead...)
+	} else {
+		buf = c.rd.in.rest
+	}
+	n, err := c.nc.Read(buf[len(buf):cap(buf)])
+	if n > 0 || err == nil {
+		ended = c.consume(buf[:len(buf)+n])
+	}
+	if pooled {
+		c.srv.putBuf(buf)
+	}
+	if n == 0 && err != nil && !ended {
+		c.readerEnded(reasonTransportClose, nil, 0)
+		return true
+	}
+	return ended
 }
 
 // partial is a fragmented message being assembled across reads.
 type partial struct {
 	msg []byte
 	op  byte
-}
-
-// drain handles the frames in buf, a pooled buffer, reading more while a
-// frame is incomplete (several frames in one read are all kept), and
-// gives buf back once every byte is handled. It reports whether the
-// connection ended.
-//
-//go:noinline
-func (c *Conn) drain(buf []byte, p *partial) (ended bool) {
-	off := 0 // start of the unparsed bytes
-	end := func(reason string, err error, code int) bool {
-		c.srv.putBuf(buf)
-		c.readerEnded(reason, err, code)
-		return true
-	}
-	for off < len(buf) {
-		f, need, ferr := parseFrame(buf[off:], c.srv.opts.MaxPayload)
-		if ferr != nil {
-			return end(reasonTransportError, ferr.err, ferr.code)
-		}
-		if need > 0 {
-			if off > 0 { // move the partial frame to the front
-				n := copy(buf, buf[off:])
-				buf, off = buf[:n], 0
-			}
-			if cap(buf) < need {
-				grown := make([]byte, len(buf), need)
-				copy(grown, buf)
-				c.srv.putBuf(buf)
-				buf = grown
-			}
-			n, err := c.nc.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if err != nil && n == 0 {
-				return end(reasonTransportClose, nil, 0)
-			}
-			continue
-		}
-		off += f.size
-		if r := c.frame(f, p); r != nil {
-			return end(r.reason, r.err, r.code)
-		}
-	}
-	c.srv.putBuf(buf)
-	return false
 }
 
 // frame handles one frame: a control frame at once, a data frame as (part

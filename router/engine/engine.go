@@ -390,7 +390,7 @@ func (s *Server) openWebsocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wheel.open(c)
 	s.Emit("connection", c)
-	c.startReading(nc, initial)
+	c.startReading(initial)
 }
 
 // headerHasToken reports whether a comma-separated header holds token.

@@ -129,23 +129,36 @@ func (s *Server) pollRequest(w http.ResponseWriter, r *http.Request, c *Conn) {
 	}
 }
 
-// pollGet holds the request until there is something to send, then sends
-// everything queued as one payload.
-func (c *Conn) pollGet(w http.ResponseWriter, r *http.Request) {
+// claimPoll marks the request of one kind (busy picks ps.get or ps.post)
+// as the session's, and returns the session with c.wmu held. It returns
+// nil, with the request refused, when the session went to websocket
+// meanwhile, or when a request of that kind is already held: that closes
+// the session.
+func (c *Conn) claimPoll(w http.ResponseWriter, busy func(*polling) *bool) *polling {
 	c.wmu.Lock()
 	ps := c.poll
 	if ps == nil { // upgraded meanwhile
 		c.wmu.Unlock()
 		refuse(w, errBadRequest)
+		return nil
+	}
+	if flag := busy(ps); !*flag {
+		*flag = true
+		return ps
+	}
+	c.wmu.Unlock()
+	refuse(w, errBadRequest)
+	c.end(reasonTransportError, errOverlap, 0)
+	return nil
+}
+
+// pollGet holds the request until there is something to send, then sends
+// everything queued as one payload.
+func (c *Conn) pollGet(w http.ResponseWriter, r *http.Request) {
+	ps := c.claimPoll(w, func(ps *polling) *bool { return &ps.get })
+	if ps == nil {
 		return
 	}
-	if ps.get {
-		c.wmu.Unlock()
-		refuse(w, errBadRequest)
-		c.end(reasonTransportError, errOverlap, 0)
-		return
-	}
-	ps.get = true
 	for len(ps.queue) == 0 && !ps.closed {
 		// During an upgrade the held poll gets a noop within
 		// upgradeNoopDelay, so that the client can pause polling and
@@ -210,20 +223,10 @@ func writePayload(w http.ResponseWriter, payload []byte) {
 // packet that breaks the protocol, closes the session and gets 400 (413
 // for the size).
 func (c *Conn) pollPost(w http.ResponseWriter, r *http.Request) {
-	c.wmu.Lock()
-	ps := c.poll
-	if ps == nil { // upgraded meanwhile
-		c.wmu.Unlock()
-		refuse(w, errBadRequest)
+	ps := c.claimPoll(w, func(ps *polling) *bool { return &ps.post })
+	if ps == nil {
 		return
 	}
-	if ps.post {
-		c.wmu.Unlock()
-		refuse(w, errBadRequest)
-		c.end(reasonTransportError, errOverlap, 0)
-		return
-	}
-	ps.post = true
 	c.wmu.Unlock()
 	defer func() {
 		c.wmu.Lock()
@@ -297,7 +300,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	c.wakeLocked() // a poll held since before: it now gets a noop in time
 	ps.timer = time.AfterFunc(s.opts.UpgradeTimeout, func() { c.dropUpgrade() })
 	c.wmu.Unlock()
-	c.startReading(nc, initial)
+	c.startReading(initial)
 }
 
 // upgradeMessage handles a websocket message while c is upgrading.

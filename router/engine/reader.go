@@ -19,21 +19,21 @@ type unfinished struct {
 	part partial // a fragmented message being assembled
 }
 
-// startReading reads c's websocket nc, from the server's poller when it
-// can (no goroutine while idle), else from a goroutine of its own.
+// startReading reads c's websocket (c.nc, c.raw), from the server's
+// poller when it can (no goroutine while idle), else from a goroutine of
+// its own.
 // initial is what the client sent right behind the handshake; it is
 // handled first, on the caller's goroutine.
-func (c *Conn) startReading(nc net.Conn, initial []byte) {
+func (c *Conn) startReading(initial []byte) {
 	p := c.srv.poller
-	rc := rawConn(nc)
-	if p == nil || rc == nil {
+	if p == nil || c.raw == nil {
 		go c.readLoop(initial)
 		return
 	}
 	if len(initial) > 0 && c.consume(initial) {
 		return
 	}
-	if !p.watch(c, rc) {
+	if !p.watch(c, c.raw) {
 		go c.readerEnded(reasonTransportClose, nil, 0) // closed meanwhile
 	}
 }
@@ -71,6 +71,8 @@ func (c *Conn) readReady() {
 // incomplete frame (in a buffer of its own sized for the whole frame) or
 // a fragmented message, in c.rd.in. It reports whether the connection
 // ended.
+//
+//go:noinline
 func (c *Conn) consume(buf []byte) (ended bool) {
 	var part partial
 	if c.rd.in != nil {

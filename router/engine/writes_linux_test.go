@@ -22,41 +22,37 @@ import (
 // event emitted in the connection handler) leave in separate writes, as
 // Node writes them, and not batched into one. The server is served over a
 // SOCK_SEQPACKET socket pair, which keeps the boundaries of every write:
-// each read on the client's end returns exactly one server write. (Only
-// with the poller: the reading goroutine's one-byte read would cut the
+// each read on the client's end returns exactly one server write. (With
+// the poller only: a reading goroutine's one-byte read would cut the
 // client's records; the write path is the same.)
 func TestIdleWritesAreSeparate(t *testing.T) {
-	for _, name := range []string{"builtin"} {
-		t.Run(name, func(t *testing.T) {
-			h, _, stop := newSIO(t, name, pingInterval, pingTimeout)
-			t.Cleanup(stop)
-			client := serveSeqpacket(t, h)
+	h, _, stop := newSIO(t, "builtin", pingInterval, pingTimeout)
+	t.Cleanup(stop)
+	client := serveSeqpacket(t, h)
 
-			var key [16]byte
-			_, _ = rand.Read(key[:])
-			fmt.Fprintf(client, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n",
-				base64.StdEncoding.EncodeToString(key[:]))
-			first := readRecord(t, client) // the 101 and the open packet, one write
-			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(first)), nil)
-			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-				t.Fatalf("handshake: %v %v", resp, err)
-			}
-			if _, err := client.Write(maskedFrame(true, 1, []byte("40"))); err != nil {
-				t.Fatal(err)
-			}
-			for _, want := range []string{`40{"sid":`, `42["auth",`} {
-				op, payload, rest := splitFrame(t, readRecord(t, client))
-				for op == 1 && string(payload) == "2" && len(rest) == 0 { // a ping, alone: the heartbeat is short here
-					op, payload, rest = splitFrame(t, readRecord(t, client))
-				}
-				if op != 1 || !strings.HasPrefix(string(payload), want) {
-					t.Fatalf("write holds %q (opcode %d), want a text frame starting %s", payload, op, want)
-				}
-				if len(rest) > 0 {
-					t.Fatalf("the write after %q also holds %q: packets of an idle socket were batched", payload, rest)
-				}
-			}
-		})
+	var key [16]byte
+	_, _ = rand.Read(key[:])
+	fmt.Fprintf(client, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n",
+		base64.StdEncoding.EncodeToString(key[:]))
+	first := readRecord(t, client) // the 101 and the open packet, one write
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(first)), nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	if _, err := client.Write(maskedFrame(true, 1, []byte("40"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`40{"sid":`, `42["auth",`} {
+		op, payload, rest := splitFrame(t, readRecord(t, client))
+		for op == 1 && string(payload) == "2" && len(rest) == 0 { // a ping, alone: the heartbeat is short here
+			op, payload, rest = splitFrame(t, readRecord(t, client))
+		}
+		if op != 1 || !strings.HasPrefix(string(payload), want) {
+			t.Fatalf("write holds %q (opcode %d), want a text frame starting %s", payload, op, want)
+		}
+		if len(rest) > 0 {
+			t.Fatalf("the write after %q also holds %q: packets of an idle socket were batched", payload, rest)
+		}
 	}
 }
 
