@@ -324,6 +324,11 @@ func checkLifecycle(t *testing.T, r *Router, logs *observer.ObservedLogs, tally 
 	if counted, _ := r.conns.counts(""); counted != 0 {
 		t.Errorf("the connection limits count %d sockets after every client left, want 0", counted)
 	}
+	// A connection that ends leaves the engine's count just before its
+	// close event reaches the watch: the two agree again a moment later.
+	for deadline := time.Now().Add(5 * time.Second); r.watchedConns() != r.io.Engine().ClientsCount() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // polling a condition with a deadline, not synchronisation by delay
+	}
 	if n, e := r.watchedConns(), r.io.Engine().ClientsCount(); n != e {
 		t.Errorf("%d Engine.IO connections watched, the engine has %d", n, e)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/eventrouter/eventrouter/router/cluster"
 	"github.com/eventrouter/eventrouter/router/engine"
 	"github.com/eventrouter/eventrouter/router/fanout"
+	"github.com/eventrouter/eventrouter/router/wsaccept"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/rs/cors"
@@ -266,6 +267,11 @@ func (r *Router) Serve(ln net.Listener) error {
 		ErrorLog:          zap.NewStdLog(r.log.Named("http")),
 	}
 	ln = r.fdListener(ln, "public", nil)
+	if r.boot.SocketIO.Engine == rules.EngineBuiltin {
+		// Websocket upgrades that open a connection skip net/http's
+		// per-connection buffers (see router/wsaccept).
+		ln = wsaccept.New(ln, r, sc.ReadHeaderTimeout, r.log.Named("http"))
+	}
 	// Shutdown closes the sockets itself before the listener; this is a
 	// safety net for a server shut down another way.
 	srv.RegisterOnShutdown(r.closeSockets)

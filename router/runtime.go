@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/rs/cors"
@@ -26,7 +27,11 @@ type Runtime struct {
 	routes   *http.ServeMux
 	cors     *cors.Cors
 	corsOpts cors.Options // what cors was built from, to explain a refusal
-	http     http.Handler // routes, then static files, under the CORS policy
+	// originReqs holds requests that carry only an Origin header, for
+	// originAllowed: rs/cors reads origins from a request, and every
+	// websocket upgrade asks up to three times.
+	originReqs sync.Pool
+	http       http.Handler // routes, then static files, under the CORS policy
 	// stopTasks cancels the rule set's background tasks (rules.Task);
 	// nil until they are started.
 	stopTasks context.CancelFunc
@@ -55,6 +60,7 @@ func NewRuntime(rs *rules.Ruleset, hash string, h routeHandlerFactory) (*Runtime
 		MaxAge:           600,
 	}
 	rt.cors = cors.New(rt.corsOpts)
+	rt.originReqs.New = func() any { return &http.Request{Header: http.Header{"Origin": {""}}} }
 	for _, pattern := range rs.Routes {
 		if err := handle(rt.routes, pattern, h(rt, pattern)); err != nil {
 			return nil, err
@@ -131,7 +137,12 @@ func (rt *Runtime) allowsTransport(name string) bool {
 
 // originAllowed applies the runtime's CORS origin policy to one origin.
 func (rt *Runtime) originAllowed(origin string) bool {
-	return rt.cors.OriginAllowed(&http.Request{Header: http.Header{"Origin": {origin}}})
+	req := rt.originReqs.Get().(*http.Request)
+	req.Header["Origin"][0] = origin
+	ok := rt.cors.OriginAllowed(req)
+	req.Header["Origin"][0] = ""
+	rt.originReqs.Put(req)
+	return ok
 }
 
 // isPreflight reports whether req is a CORS preflight, as rs/cors tells

@@ -365,9 +365,11 @@ func (s *Server) hijack(w http.ResponseWriter, r *http.Request, first []byte) (n
 		initial, _ = brw.Reader.Peek(n)
 		initial = append([]byte(nil), initial...)
 	}
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n\r\n"
+	const head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+	resp := make([]byte, 0, len(head)+28+4+len(first))
+	resp = append(appendAcceptKey(append(resp, head...), key), "\r\n\r\n"...)
 	_ = nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-	if _, err := nc.Write(append([]byte(resp), first...)); err != nil {
+	if _, err := nc.Write(append(resp, first...)); err != nil {
 		_ = nc.Close()
 		return nil, nil, false
 	}
@@ -407,16 +409,21 @@ func headerHasToken(h http.Header, name, token string) bool {
 
 // validKey reports whether key is a base64 nonce of 16 bytes.
 func validKey(key string) bool {
-	b, err := base64.StdEncoding.DecodeString(key)
-	return err == nil && len(b) == 16
+	var b [18]byte // a 16-byte nonce is 24 characters; more decodes to more
+	if base64.StdEncoding.DecodedLen(len(key)) > len(b) {
+		return false
+	}
+	n, err := base64.StdEncoding.Decode(b[:], []byte(key))
+	return err == nil && n == 16
 }
 
-// acceptKey is the Sec-WebSocket-Accept for key.
-func acceptKey(key string) string {
+// appendAcceptKey appends the Sec-WebSocket-Accept for key to b.
+func appendAcceptKey(b []byte, key string) []byte {
 	h := sha1.New() //nolint:gosec // RFC 6455
 	h.Write([]byte(key))
 	h.Write([]byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+	var sum [sha1.Size]byte
+	return base64.StdEncoding.AppendEncode(b, h.Sum(sum[:0]))
 }
 
 // newID is a session id: 15 random bytes, 20 URL-safe base64 characters,
