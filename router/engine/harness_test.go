@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router/engine"
+	"github.com/eventrouter/eventrouter/router/wsaccept"
 	"github.com/eventrouter/eventrouter/router/wstransport"
 	ws "github.com/gorilla/websocket"
 	libengine "github.com/zishang520/socket.io/servers/engine/v3"
@@ -25,6 +26,7 @@ import (
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
+	"go.uber.org/zap"
 )
 
 // The protocol suite's settings.
@@ -75,6 +77,19 @@ func newEngine(name string) (libengine.BaseServer, http.Handler) {
 	}
 }
 
+// serve serves h on a random port, as the daemon serves it: the builtin
+// engine behind router/wsaccept, which takes websocket upgrades that open
+// a connection away from net/http; the library's engine behind net/http
+// alone.
+func serve(name string, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	if engineKind(name) == "builtin" {
+		srv.Listener = wsaccept.New(srv.Listener, h, wait, zap.NewNop())
+	}
+	srv.Start()
+	return srv
+}
+
 // startEIO serves a bare Engine.IO echo server: every message comes back.
 func startEIO(t *testing.T, name string) *target {
 	t.Helper()
@@ -90,7 +105,7 @@ func startEIO(t *testing.T, name string) *target {
 			tg.closes <- reason
 		})
 	})
-	srv := httptest.NewServer(h)
+	srv := serve(name, h)
 	t.Cleanup(func() { eng.Close(); srv.Close() })
 	tg.base = srv.URL + "/engine.io/"
 	return tg
@@ -109,7 +124,7 @@ func startSIO(t *testing.T, name string) *target {
 func startSIOPing(t *testing.T, name string, interval, timeout time.Duration) *target {
 	t.Helper()
 	h, tg, stop := newSIO(t, name, interval, timeout)
-	srv := httptest.NewServer(h)
+	srv := serve(name, h)
 	t.Cleanup(func() { stop(); srv.Close() }) // sessions first: a held poll would keep srv.Close waiting
 	tg.base = srv.URL + "/socket.io/"
 	return tg
