@@ -266,7 +266,8 @@ mode="full"
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(free -h | awk '/^Mem:/ {print $2}')
 gitrev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo " (with uncommitted changes)" || true)
+# the report's own outputs (the plot was just copied) do not make the tree dirty
+dirty=$(git status --porcelain -- . ':!BENCHMARKS.md' ":!$SVG" 2>/dev/null | grep -qv '^??' && echo " (with uncommitted changes)" || true)
 sio_go=$(go list -m -f '{{.Version}}' github.com/zishang520/socket.io/servers/socket/v3 2>/dev/null || echo unknown)
 pkgv() { node -p "require('./$NODE_DIR/node_modules/$1/package.json').version" 2>/dev/null || echo unknown; }
 
