@@ -7,7 +7,7 @@ import (
 	"sync"
 )
 
-// releasingWriter wraps the ResponseWriter handed to the Socket.IO engine.
+// releasingWriter wraps the ResponseWriter handed to the library's Engine.IO server.
 // The engine keeps each connection's handshake context, ResponseWriter
 // included, for the connection's life; net/http's ResponseWriter in turn
 // keeps its connection's 4 KiB read and write buffers, which a hijacked

@@ -67,14 +67,17 @@ type Options struct {
 // Router serves Socket.IO clients and HTTP routes, and routes every event
 // through the current Runtime.
 type Router struct {
-	log     *zap.Logger
-	rt      atomic.Pointer[Runtime]
-	io      *socket.Server
-	engine  http.Handler
-	sioPath string // fixed at start; a reload cannot move it
-	http    *http.Server
-	reload  sync.Mutex // serialises reloads
-	closing atomic.Bool
+	log    *zap.Logger
+	rt     atomic.Pointer[Runtime]
+	io     *socket.Server
+	engine http.Handler // the Engine.IO server under its CORS policy
+	// wsEngine is the builtin engine itself, which takes websocket
+	// upgrades; nil on the library's engine.
+	wsEngine http.Handler
+	sioPath  string // fixed at start; a reload cannot move it
+	http     *http.Server
+	reload   sync.Mutex // serialises reloads
+	closing  atomic.Bool
 
 	metrics   *metrics
 	limited   *limitLog      // refusals by limits: counted, logged at a bounded rate
@@ -187,8 +190,11 @@ func New(rs *rules.Ruleset, opts Options) (*Router, error) {
 		// here the same policy wraps ours, the origins read from the
 		// current runtime so that reloads apply.
 		c := rs.Config.Server.CORS
+		r.wsEngine = eng
 		r.engine = cors.New(cors.Options{
-			AllowOriginFunc:  func(origin string) bool { return r.rt.Load().originAllowed(origin) },
+			AllowOriginVaryRequestFunc: func(req *http.Request, _ string) (bool, []string) {
+				return r.rt.Load().requestOriginAllowed(req), nil
+			},
 			AllowedMethods:   c.Methods,
 			AllowedHeaders:   corsHeaders(c.Headers),
 			AllowCredentials: c.Credentials,
@@ -222,7 +228,7 @@ func (r *Router) Runtime() *Runtime { return r.rt.Load() }
 // the current runtime's CORS policy.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt := r.rt.Load()
-	if origin := req.Header.Get("Origin"); origin != "" && !rt.originAllowed(origin) {
+	if origin := req.Header.Get("Origin"); origin != "" && !rt.requestOriginAllowed(req) {
 		// Refused before any rule or the engine sees it: a websocket
 		// upgrade, every polling request, and routes, simple requests
 		// (which browsers send without a preflight) included. Requests
@@ -235,6 +241,12 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	limitBodyTime(w, req, rt.Rules.Config.Server.ReadTimeout)
 	if strings.HasPrefix(req.URL.Path, r.sioPath) || req.URL.Path+"/" == r.sioPath {
 		if isWebsocketUpgrade(req) {
+			if r.wsEngine != nil {
+				// The builtin engine keeps nothing of w, and its 101 carries
+				// no CORS headers: the origin was checked above, once.
+				r.wsEngine.ServeHTTP(w, req)
+				return
+			}
 			w = &releasingWriter{w: w}
 		}
 		r.engine.ServeHTTP(w, req) // the engine applies CORS itself

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/eventrouter/eventrouter/rules"
 	"github.com/rs/cors"
@@ -27,11 +26,7 @@ type Runtime struct {
 	routes   *http.ServeMux
 	cors     *cors.Cors
 	corsOpts cors.Options // what cors was built from, to explain a refusal
-	// originReqs holds requests that carry only an Origin header, for
-	// originAllowed: rs/cors reads origins from a request, and every
-	// websocket upgrade asks up to three times.
-	originReqs sync.Pool
-	http       http.Handler // routes, then static files, under the CORS policy
+	http     http.Handler // routes, then static files, under the CORS policy
 	// stopTasks cancels the rule set's background tasks (rules.Task);
 	// nil until they are started.
 	stopTasks context.CancelFunc
@@ -60,7 +55,6 @@ func NewRuntime(rs *rules.Ruleset, hash string, h routeHandlerFactory) (*Runtime
 		MaxAge:           600,
 	}
 	rt.cors = cors.New(rt.corsOpts)
-	rt.originReqs.New = func() any { return &http.Request{Header: http.Header{"Origin": {""}}} }
 	for _, pattern := range rs.Routes {
 		if err := handle(rt.routes, pattern, h(rt, pattern)); err != nil {
 			return nil, err
@@ -135,14 +129,16 @@ func (rt *Runtime) allowsTransport(name string) bool {
 	return slices.Contains(rt.Rules.Config.SocketIO.Transports, name)
 }
 
-// originAllowed applies the runtime's CORS origin policy to one origin.
+// originAllowed applies the runtime's CORS origin policy to one origin,
+// for the library's engine, whose CORS option is given only the origin.
 func (rt *Runtime) originAllowed(origin string) bool {
-	req := rt.originReqs.Get().(*http.Request)
-	req.Header["Origin"][0] = origin
-	ok := rt.cors.OriginAllowed(req)
-	req.Header["Origin"][0] = ""
-	rt.originReqs.Put(req)
-	return ok
+	return rt.cors.OriginAllowed(&http.Request{Header: http.Header{"Origin": {origin}}})
+}
+
+// requestOriginAllowed applies the runtime's CORS origin policy to req's
+// Origin header.
+func (rt *Runtime) requestOriginAllowed(req *http.Request) bool {
+	return rt.cors.OriginAllowed(req)
 }
 
 // isPreflight reports whether req is a CORS preflight, as rs/cors tells
